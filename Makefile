@@ -1,0 +1,50 @@
+# DOST SSŞ — two commands: `make run` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app app
+PORT   ?= 5000
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install migrate demo translations lint bench lock screenshots clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --python $(PY) -q -r requirements.lock
+	$(VENV)/bin/uv pip install --python $(PY) -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed translations
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --statistics -d dost/translations
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) dost demo --if-empty
+
+run: demo
+	@echo "DOST SSŞ: http://127.0.0.1:$(PORT)/  (employer sign-in; demo sign-in details above and in README.md)"
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - app:app
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r dost --severity-level high
+
+bench: install
+	$(PY) -m bench
+
+screenshots: install
+	$(VENV)/bin/pytest tests/browser -k screenshot --screenshots
+
+# Regenerate the lock file after changing pyproject.toml dependencies.
+lock: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q pyproject.toml --extra dev -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

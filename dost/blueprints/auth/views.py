@@ -1,0 +1,238 @@
+"""Employer sign-in (e-İmza card or Asan İmza), insurer choice, sign-out and the demo phone panel."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+
+from dost.auth import EmployerPrincipal, end_session, start_session
+from dost.blueprints.common import attach_error, commit, render
+from dost.extensions import db, limiter
+from dost.models import Credential
+from dost.registries import registries_for
+from dost.services import signin
+from dost.services.authority import access_for, accesses_for
+from dost.services.errors import DomainError
+from dost.timeutil import today, utcnow
+
+bp = Blueprint("auth", __name__)
+
+
+class CardSignInForm(FlaskForm):
+    card_number = StringField(_l("Kartın nömrəsi"))
+    pin = PasswordField(_l("PIN kod"))
+
+
+class AsanSignInForm(FlaskForm):
+    mobile_number = StringField(_l("Mobil nömrə"))
+    asan_user_id = StringField(_l("İstifadəçi ID"))
+
+
+def _sign_in_limit() -> str:
+    return current_app.config["SIGN_IN_RATE_LIMIT"]
+
+
+def _landing():
+    if current_user.is_authenticated:
+        if current_user.kind == "staff":
+            return redirect(url_for("staff.queue")) if "staff.queue" in current_app.view_functions else None
+        return redirect(url_for("employer.insurer"))
+    return None
+
+
+@bp.get("/")
+def index():
+    """Start page: the signed-in user's home, or the sign-in choice."""
+    return _landing() or redirect(url_for("auth.sign_in"))
+
+
+@bp.get("/sign-in")
+def sign_in():
+    """Sign-in choice: 'Elektron imza ilə daxil olmaq' or 'Asan imza ilə daxil olmaq'."""
+    method = request.args.get("method", "card")
+    return render("auth/sign_in.html", card_form=CardSignInForm(), asan_form=AsanSignInForm(),
+                  method="asan" if method == "asan" else "card")
+
+
+@bp.post("/sign-in/card")
+@limiter.limit(_sign_in_limit)
+def sign_in_card():
+    """Card number + PIN through the signature provider."""
+    form = CardSignInForm()
+    if form.validate():
+        try:
+            result = signin.sign_in_with_card(db.session, form.card_number.data or "", form.pin.data or "", today())
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            return _finish(result, "card")
+    form.pin.data = ""
+    return render("auth/sign_in.html", "auth/_card_form.html", status=400, card_form=form,
+                  asan_form=AsanSignInForm(), method="card")
+
+
+@bp.post("/sign-in/asan")
+@limiter.limit(_sign_in_limit)
+def sign_in_asan():
+    """Mobile number + user ID: send the request to the phone and show the verification code."""
+    form = AsanSignInForm()
+    if form.validate():
+        try:
+            challenge = signin.start_asan_sign_in(
+                db.session, form.mobile_number.data or "", form.asan_user_id.data or "", today()
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            commit()
+            session["asan_token"] = challenge.token
+            target = url_for("auth.asan_wait", token=challenge.token)
+            if request.htmx:
+                response = make_response("", 204)
+                response.headers["HX-Redirect"] = target
+                return response
+            return redirect(target)
+    return render("auth/sign_in.html", "auth/_asan_form.html", status=400, card_form=CardSignInForm(),
+                  asan_form=form, method="asan")
+
+
+def _own_asan_challenge(token: str):
+    # Only the browser that started the request may wait on it.
+    if session.get("asan_token") != token:
+        abort(404)
+    from sqlalchemy import select
+
+    from dost.models import AsanSignInRequest
+
+    request_row = db.session.scalar(select(AsanSignInRequest).where(AsanSignInRequest.token == token))
+    if request_row is None:
+        abort(404)
+    return request_row
+
+
+@bp.get("/sign-in/asan/<token>")
+def asan_wait(token: str):
+    """Waiting page: shows the verification code and polls until the phone confirms (2 minutes)."""
+    challenge = _own_asan_challenge(token)
+    return render("auth/asan_wait.html", challenge=challenge, state="pending",
+                  timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
+
+
+@bp.get("/sign-in/asan/<token>/status")
+def asan_status(token: str):
+    """Poll target: pending → the same fragment; confirmed → signed in; expired → a clear message."""
+    challenge = _own_asan_challenge(token)
+    try:
+        state, result = signin.poll_asan_sign_in(
+            db.session, token, utcnow(), current_app.config["ASAN_TIMEOUT_SECONDS"], today()
+        )
+    except DomainError as error:
+        db.session.rollback()
+        session.pop("asan_token", None)
+        return render("auth/asan_wait.html", "auth/_asan_status.html", challenge=challenge, state="refused",
+                      message=str(error.message))
+    if state == "confirmed" and result is not None:
+        return _finish(result, "asan")
+    commit()
+    if state == "expired":
+        session.pop("asan_token", None)
+    return render("auth/asan_wait.html", "auth/_asan_status.html", status=200, challenge=challenge, state=state,
+                  timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
+
+
+def _redirect(target: str):
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _finish(result: signin.SignInResult, method: str):
+    """Sign in to the single insurer, or ask which one."""
+    if len(result.accesses) == 1:
+        access = result.accesses[0]
+        signin.record_sign_in(db.session, result.credential, access, method)
+        commit()
+        _open_session(result.credential, access)
+        return _redirect(url_for("employer.insurer"))
+    commit()
+    session.clear()
+    session["pending_credential"] = result.credential.id
+    session["pending_method"] = method
+    return _redirect(url_for("auth.choose_insurer"))
+
+
+def _open_session(credential: Credential, access) -> None:
+    start_session(EmployerPrincipal(credential, access.insurer, access))
+    expiring = [g for g in access.grants if g.end_date and (g.end_date - today()).days <= 7]
+    for grant in expiring:
+        flash(_("Sizə verilmiş səlahiyyətin müddəti %(date)s tarixində bitir.", date=grant.end_date.strftime(
+            "%d.%m.%Y")), "warning")
+
+
+@bp.route("/sign-in/insurer", methods=["GET", "POST"])
+def choose_insurer():
+    """A credential that may act for several insurers chooses one."""
+    credential_id = session.get("pending_credential")
+    credential = db.session.get(Credential, credential_id) if credential_id else None
+    if credential is None:
+        return redirect(url_for("auth.sign_in"))
+    accesses = accesses_for(db.session, credential, today())
+    if request.method == "POST":
+        form = FlaskForm()
+        chosen = request.form.get("insurer_id", "")
+        access = access_for(db.session, credential, int(chosen), today()) if chosen.isdigit() else None
+        if form.validate() and access is not None:
+            signin.record_sign_in(db.session, credential, access, session.get("pending_method", "card"))
+            commit()
+            _open_session(credential, access)
+            return redirect(url_for("employer.insurer"))
+        return render("auth/choose_insurer.html", status=400, accesses=accesses,
+                      error=_("Sığortaedəni seçin."))
+    return render("auth/choose_insurer.html", accesses=accesses, error=None)
+
+
+@bp.post("/sign-out")
+def sign_out():
+    """ÇIXIŞ: end the session."""
+    form = FlaskForm()
+    if form.validate() and current_user.is_authenticated and current_user.kind == "employer":
+        from dost.services import audit
+
+        audit.record(db.session, current_user.actor(), "session.sign_out", "credential", current_user.credential.id)
+        commit()
+    end_session()
+    flash(_("Siz xidmətdən çıxdınız."), "success")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/demo/asan-phone", methods=["GET", "POST"])
+def asan_phone():
+    """Simulated phone of the demo Asan İmza provider: shows waiting requests and confirms one."""
+    if not current_app.config["DEMO_PROVIDERS"]:
+        abort(404)
+    provider = registries_for(db.session).signatures
+    mobile = (request.values.get("mobile") or "").strip()[:20]
+    from dost import validation
+
+    mobile = validation.normalize_mobile(mobile) if mobile else ""
+    confirmed = False
+    if request.method == "POST":
+        form = FlaskForm()
+        token = (request.form.get("token") or "")[:64]
+        if form.validate() and provider.confirm_on_phone(token):
+            commit()
+            confirmed = True
+    pending = (
+        provider.pending_for_mobile(mobile, utcnow(), current_app.config["ASAN_TIMEOUT_SECONDS"])
+        if validation.is_mobile(mobile)
+        else []
+    )
+    return render("auth/asan_phone.html", mobile=mobile, pending=pending, confirmed=confirmed)

@@ -1,0 +1,103 @@
+"""Which insurers and services a credential may act for today: seal authority or an active grant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dost.models import Credential, Grant, Insurer, ServiceCode
+from dost.services.actors import SEAL_AUTHORITY
+
+
+class GrantState:
+    ACTIVE = "active"
+    NOT_STARTED = "not_started"
+    EXPIRED = "expired"
+    SIGNATURE_EXPIRED = "signature_expired"
+    REVOKED = "revoked"
+
+
+def grant_state(grant: Grant, on: date) -> str:
+    """A grant is active only if not revoked, today is within its dates, and the delegate's e-signature is in
+    force."""
+    if grant.revoked_at is not None:
+        return GrantState.REVOKED
+    if not grant.credential.in_force(on):
+        return GrantState.SIGNATURE_EXPIRED
+    if not grant.indefinite:
+        if grant.start_date and on < grant.start_date:
+            return GrantState.NOT_STARTED
+        if grant.end_date and on > grant.end_date:
+            return GrantState.EXPIRED
+    return GrantState.ACTIVE
+
+
+def grant_effective_end(grant: Grant) -> date:
+    """The last day the grant can be in effect: its end date or the signature's expiry, whichever is first."""
+    ends = [grant.credential.valid_until]
+    if not grant.indefinite and grant.end_date:
+        ends.append(grant.end_date)
+    return min(ends)
+
+
+@dataclass
+class InsurerAccess:
+    """What one credential may do for one insurer."""
+
+    insurer: Insurer
+    seal: bool
+    # service → authority string ("seal" or "grant:<id>")
+    services: dict[ServiceCode, str] = field(default_factory=dict)
+    grants: list[Grant] = field(default_factory=list)
+
+    def authority(self, service: ServiceCode) -> str | None:
+        return self.services.get(service)
+
+
+def access_for(session: Session, credential: Credential, insurer_id: int, on: date) -> InsurerAccess | None:
+    """The credential's access to one insurer today, or None."""
+    for access in accesses_for(session, credential, on):
+        if access.insurer.id == insurer_id:
+            return access
+    return None
+
+
+def accesses_for(session: Session, credential: Credential, on: date) -> list[InsurerAccess]:
+    """Every insurer the credential may act for today, seal authority first."""
+    if not credential.in_force(on):
+        return []
+    result: dict[int, InsurerAccess] = {}
+    if credential.seal_insurer is not None:
+        result[credential.seal_insurer.id] = InsurerAccess(
+            insurer=credential.seal_insurer,
+            seal=True,
+            services={service: SEAL_AUTHORITY for service in ServiceCode},
+        )
+    grants = session.scalars(
+        select(Grant)
+        .join(Insurer, Grant.insurer_id == Insurer.id)
+        .where(Grant.credential_id == credential.id, Grant.revoked_at.is_(None), Insurer.activated_at.is_not(None))
+        .order_by(Grant.id)
+    )
+    for grant in grants:
+        if grant_state(grant, on) != GrantState.ACTIVE or grant.insurer_id in result and result[grant.insurer_id].seal:
+            continue
+        access = result.setdefault(grant.insurer_id, InsurerAccess(insurer=grant.insurer, seal=False))
+        access.services.setdefault(grant.service, f"grant:{grant.id}")
+        access.grants.append(grant)
+    return list(result.values())
+
+
+def grants_ending_soon(session: Session, insurer_id: int, on: date, within_days: int = 7) -> list[Grant]:
+    """Active grants of an insurer whose effect ends within the given number of days."""
+    grants = session.scalars(
+        select(Grant).where(Grant.insurer_id == insurer_id, Grant.revoked_at.is_(None)).order_by(Grant.id)
+    )
+    return [
+        grant
+        for grant in grants
+        if grant_state(grant, on) == GrantState.ACTIVE and (grant_effective_end(grant) - on).days <= within_days
+    ]

@@ -1,0 +1,36 @@
+"""Domain errors raised by services; the request layer shows their message beside the field."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule refused the operation; nothing was written."""
+
+    status_code = 400
+
+    def __init__(self, code: str, message: object, field: str | None = None):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    """The object does not exist or is not visible to the actor (never tell which)."""
+
+    status_code = 404
+
+    def __init__(self, code: str = "not_found", message: object = "", field: str | None = None):
+        super().__init__(code, message, field)
+
+
+class Forbidden(DomainError):
+    """The actor lacks the authority for this operation."""
+
+    status_code = 403
+
+
+class Conflict(DomainError):
+    """Someone changed the object first (optimistic version check)."""
+
+    status_code = 409

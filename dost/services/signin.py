@@ -1,0 +1,138 @@
+"""Employer sign-in with an e-signature: card + PIN, or Asan İmza with a phone confirmation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from dost import validation
+from dost.models import Credential
+from dost.registries import registries_for
+from dost.registries.interfaces import AsanChallenge, SignatureError
+from dost.services import audit
+from dost.services.actors import Actor
+from dost.services.authority import InsurerAccess, accesses_for
+from dost.services.errors import DomainError
+from dost.timeutil import utcnow
+
+MAX_FIELD = 64
+
+
+@dataclass
+class SignInResult:
+    credential: Credential
+    accesses: list[InsurerAccess]
+
+
+def _require(value: str, field: str, message) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise DomainError("required", message, field)
+    if len(value) > MAX_FIELD:
+        raise DomainError("too_long", _l("Daxil edilən dəyər çox uzundur."), field)
+    return value
+
+
+def check_card_input(card_number: str, pin: str) -> tuple[str, str]:
+    """Validate the card form: both fields, digits only."""
+    card_number = _require(card_number, "card_number", _l("Kartın nömrəsini daxil edin."))
+    pin = _require(pin, "pin", _l("PIN kodu daxil edin."))
+    if not validation.is_card_number(card_number):
+        raise DomainError("format", _l("Kartın nömrəsi 8–16 rəqəmdən ibarət olmalıdır."), "card_number")
+    if not validation.PIN_RE.fullmatch(pin):
+        raise DomainError("format", _l("PIN kod 4–8 rəqəmdən ibarət olmalıdır."), "pin")
+    return card_number, pin
+
+
+def check_asan_input(mobile_number: str, asan_user_id: str) -> tuple[str, str]:
+    """Validate the Asan İmza form: +994 mobile number and a six-digit user ID."""
+    mobile_number = validation.normalize_mobile(_require(mobile_number, "mobile_number",
+                                                         _l("Mobil nömrəni daxil edin.")))
+    asan_user_id = _require(asan_user_id, "asan_user_id", _l("İstifadəçi ID-ni daxil edin."))
+    if not validation.is_mobile(mobile_number):
+        raise DomainError(
+            "format",
+            _l("Mobil nömrə +994 XX XXX XX XX formatında olmalıdır (operator kodu 10, 50, 51, 55, 60, 70, 77 "
+               "və ya 99)."),
+            "mobile_number",
+        )
+    if not validation.ASAN_USER_ID_RE.fullmatch(asan_user_id):
+        raise DomainError("format", _l("İstifadəçi ID 6 rəqəmdən ibarət olmalıdır."), "asan_user_id")
+    return mobile_number, asan_user_id
+
+
+def sign_in_with_card(session: Session, card_number: str, pin: str, on: date) -> SignInResult:
+    """Check the card and PIN with the provider, then the credential's insurers."""
+    card_number, pin = check_card_input(card_number, pin)
+    provider = registries_for(session).signatures
+    try:
+        record = provider.check_card(card_number, pin)
+    except SignatureError as error:
+        if error.code == "wrong_secret":
+            raise DomainError("wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
+        raise DomainError("unknown_card", _l("Bu nömrə ilə e-imza kartı tapılmadı."), "card_number") from None
+    return _complete(session, record.credential_id, on, "card_number")
+
+
+def start_asan_sign_in(session: Session, mobile_number: str, asan_user_id: str, on: date) -> AsanChallenge:
+    """Send the confirmation request to the phone; the user compares the code shown on screen."""
+    mobile_number, asan_user_id = check_asan_input(mobile_number, asan_user_id)
+    provider = registries_for(session).signatures
+    try:
+        record = provider.find_asan(mobile_number, asan_user_id)
+    except SignatureError as error:
+        if error.code == "wrong_secret":
+            raise DomainError("wrong_user_id", _l("İstifadəçi ID bu mobil nömrəyə uyğun deyil."),
+                              "asan_user_id") from None
+        raise DomainError("unknown_mobile", _l("Bu mobil nömrə üzrə Asan İmza tapılmadı."), "mobile_number") from None
+    _check_in_force(session, record.credential_id, on, "mobile_number")
+    return provider.start_asan(record.credential_id, "sign_in")
+
+
+def poll_asan_sign_in(session: Session, token: str, now: datetime, timeout_seconds: int, on: date):
+    """('pending'|'expired'|'unknown', None) or ('confirmed', SignInResult)."""
+    state, credential_id = registries_for(session).signatures.asan_state(token, now, timeout_seconds)
+    if state != "confirmed" or credential_id is None:
+        return state, None
+    return state, _complete(session, credential_id, on, "mobile_number")
+
+
+def _check_in_force(session: Session, credential_id: int, on: date, field: str) -> None:
+    credential = session.get_one(Credential, credential_id)
+    if not credential.in_force(on):
+        raise DomainError(
+            "credential_expired",
+            _l("E-imzanın etibarlılıq müddəti %(date)s tarixində bitib. Yeni sertifikat əldə edin.",
+               date=credential.valid_until.strftime("%d.%m.%Y")),
+            field,
+        )
+
+
+def _complete(session: Session, credential_id: int, on: date, field: str) -> SignInResult:
+    credential = session.get_one(Credential, credential_id)
+    _check_in_force(session, credential_id, on, field)
+    accesses = accesses_for(session, credential, on)
+    if not accesses:
+        raise DomainError(
+            "no_insurer",
+            _l("Bu e-imza heç bir sığortaedən adından çıxış etmək səlahiyyətinə malik deyil. Xidmətə ilk dəfə "
+               "möhür vurmaq səlahiyyəti olan e-imza ilə daxil olmaq lazımdır."),
+            field,
+        )
+    actor = Actor(kind="employer", label=credential.holder_name, credential_id=credential.id, role="employer")
+    for access in accesses:
+        if access.seal and access.insurer.activated_at is None:
+            access.insurer.activated_at = utcnow()
+            audit.record(session, actor.with_authority("seal"), "insurer.activated", "insurer", access.insurer.id,
+                         {"activated_at": access.insurer.activated_at}, insurer_id=access.insurer.id)
+    return SignInResult(credential, accesses)
+
+
+def record_sign_in(session: Session, credential: Credential, access: InsurerAccess, method: str) -> None:
+    """Audit the start of a session for one insurer."""
+    actor = Actor(kind="employer", label=credential.holder_name, credential_id=credential.id, role="employer",
+                  insurer_id=access.insurer.id, authority="seal" if access.seal else "delegate")
+    audit.record(session, actor, "session.sign_in", "credential", credential.id, {"method": method})

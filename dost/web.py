@@ -1,0 +1,175 @@
+"""Wiring of the Flask app: extensions, locale, blueprints, error pages, headers, CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, datetime
+
+from flask import Flask, render_template, request, session
+from flask_babel import format_date, format_datetime
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from dost.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from dost.timeutil import local
+
+log = logging.getLogger("dost")
+
+ERROR_TITLES = {
+    400: "Sorğu düzgün deyil",
+    403: "Bu əməliyyat üçün səlahiyyətiniz yoxdur",
+    404: "Səhifə tapılmadı",
+    405: "Bu üsulla müraciət etmək olmaz",
+    413: "Göndərilən fayl və ya məlumat çox böyükdür",
+    429: "Çox sayda cəhd",
+    500: "Daxili xəta baş verdi",
+    503: "Xidmət müvəqqəti olaraq əlçatan deyil",
+}
+
+
+def select_locale() -> str:
+    """The user's chosen language, else Azerbaijani."""
+    languages = babel_languages()
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return "az"
+
+
+def babel_languages() -> tuple[str, ...]:
+    from flask import current_app
+
+    return current_app.config["LANGUAGES"]
+
+
+def date_filter(value: date | datetime | None) -> str:
+    """dd.mm.yyyy (and the locale's equivalent), '-' for nothing."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        value = local(value).date()
+    return format_date(value, "dd.MM.yyyy")
+
+
+def datetime_filter(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return format_datetime(local(value).replace(tzinfo=None), "dd.MM.yyyy HH:mm")
+
+
+def init_app(app: Flask) -> None:
+    """Bind extensions and register everything on the app."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from dost import auth
+
+    auth.init_app(app)
+
+    app.jinja_env.filters["d"] = date_filter
+    app.jinja_env.filters["dt"] = datetime_filter
+    app.jinja_env.globals["ERROR_TITLES"] = ERROR_TITLES
+    app.jinja_env.globals["get_locale"] = select_locale
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
+
+    from dost.blueprints import register_blueprints
+
+    register_blueprints(app)
+    _register_error_handlers(app)
+    _register_headers(app)
+
+    from dost.cli import register_cli
+
+    register_cli(app)
+
+
+def error_page(status: int, message: str | None = None, retry_after: int | None = None):
+    """An error page in the site layout (or its fragment for htmx), never a stack trace."""
+    template = "errors/_error.html" if getattr(request, "htmx", False) else "errors/error.html"
+    body = render_template(template, status=status, title=_(ERROR_TITLES.get(status, ERROR_TITLES[500])),
+                           message=message)
+    response = app_response(body, status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    if status == 503:
+        response.headers["Retry-After"] = "30"
+    return response
+
+
+def app_response(body: str, status: int):
+    from flask import make_response
+
+    response = make_response(body, status)
+    if getattr(request, "htmx", False):
+        # htmx does not swap error responses by default; retarget the message to the page's alert region.
+        response.headers["HX-Retarget"] = "#flash-region"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return error_page(400, _("Formanın müddəti bitib və ya təhlükəsizlik nişanı yoxdur. Səhifəni yeniləyib "
+                                 "yenidən cəhd edin."))
+
+    @app.errorhandler(429)
+    def too_many(error):
+        retry = None
+        limit = getattr(error, "limit", None)
+        if limit is not None:
+            retry = int(limit.limit.get_expiry())
+        return error_page(429, _("Qısa müddətdə çox sayda cəhd edildi. Bir az sonra yenidən cəhd edin."),
+                          retry_after=retry or 60)
+
+    @app.errorhandler(413)
+    def too_large(error):
+        limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return error_page(413, _("İcazə verilən ən böyük həcm %(mb)s MB-dır.", mb=limit_mb))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return error_page(error.code or 500)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def database_down(error):
+        db.session.rollback()
+        log.error("database unavailable: %s", error.__class__.__name__)
+        return error_page(503, _("Verilənlər bazası müvəqqəti olaraq cavab vermir. Bir neçə saniyədən sonra "
+                                 "yenidən cəhd edin; təsdiqlənmiş məlumatlar itmir."))
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return error_page(500)
+
+
+def _register_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+            "object-src 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        response.vary.add("HX-Request")
+        response.vary.add("Cookie")
+        return response

@@ -1,0 +1,210 @@
+"""Fixtures: the app on SQLite and (when DOST_TEST_DATABASE_URL is set) on PostgreSQL, with the demo data
+restored before every test, and a client that sends the CSRF token like the pages do."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from dost import create_app
+from dost.extensions import db, limiter
+from dost.models import Base
+from dost.services.passwords import use_hasher
+
+PG_URL = os.environ.get("DOST_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+_ran_postgres: list[str] = []
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def pytest_configure(config):
+    # Hashing cost is irrelevant to behaviour; keep the suite fast.
+    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.passed and "[postgresql" in report.nodeid:
+        _ran_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # CI must exercise PostgreSQL: a run where no PostgreSQL test passed is a failure.
+    if os.environ.get("DOST_REQUIRE_POSTGRES") == "1" and not _ran_postgres and exitstatus == 0:
+        session.config.get_terminal_reporter().write_line("FAILED: no PostgreSQL test ran", red=True)
+        session.exitstatus = 1
+
+
+class CsrfClient(FlaskClient):
+    """A test client that reads the CSRF token from the page's meta tag, as htmx does."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/sign-in").get_data(as_text=True)
+        match = CSRF_META.search(page)
+        assert match, "no csrf meta tag"
+        return match.group(1)
+
+    def open(self, *args, csrf: bool = True, **kwargs):
+        method = kwargs.get("method", "GET").upper()
+        if csrf and method not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
+class Snapshot:
+    """The demo database as loaded once; restored before each test."""
+
+    def __init__(self, app: Flask, backend: str, path: Path | None):
+        self.app = app
+        self.backend = backend
+        self.path = path
+        self.memory: sqlite3.Connection | None = None
+        self.tables = [t.name for t in Base.metadata.sorted_tables]
+
+    def take(self) -> None:
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+            if self.backend == "sqlite":
+                self.memory = sqlite3.connect(":memory:", check_same_thread=False)
+                with sqlite3.connect(self.path) as source:
+                    source.backup(self.memory)
+            else:
+                with db.engine.begin() as conn:
+                    conn.execute(text("DROP SCHEMA IF EXISTS snapshot CASCADE"))
+                    conn.execute(text("CREATE SCHEMA snapshot"))
+                    for table in self.tables:
+                        conn.execute(text(f'CREATE TABLE snapshot."{table}" AS TABLE public."{table}"'))
+
+    def restore(self) -> None:
+        with self.app.app_context():
+            db.session.remove()
+            if self.backend == "sqlite":
+                db.engine.dispose()
+                target = sqlite3.connect(self.path)
+                try:
+                    self.memory.backup(target)
+                finally:
+                    target.close()
+            else:
+                quoted = ", ".join(f'public."{t}"' for t in self.tables)
+                with db.engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+                    for table in self.tables:
+                        conn.execute(text(f'INSERT INTO public."{table}" SELECT * FROM snapshot."{table}"'))
+                    for table in self.tables:
+                        conn.execute(text(
+                            f"SELECT setval(pg_get_serial_sequence('public.\"{table}\"', 'id'), "
+                            f'COALESCE((SELECT MAX(id) FROM public."{table}"), 0) + 1, false)'
+                        ))
+
+
+def build_app(database_url: str, instance_path: Path, **overrides) -> Flask:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SIGN_IN_RATE_LIMIT": "1000 per minute",
+        "VERIFY_RATE_LIMIT": "10000 per minute",
+        "SERVER_NAME": None,
+        **overrides,
+    }
+    app = create_app(config)
+    app.test_client_class = CsrfClient
+    return app
+
+
+def reset_postgres_schema(app: Flask) -> None:
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS snapshot CASCADE"))
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def snapshot(request, tmp_path_factory) -> Iterator[Snapshot]:
+    """One app per backend with the schema and the demo data, loaded once."""
+    from dost import demo
+
+    backend = request.param
+    base = tmp_path_factory.mktemp(backend)
+    path = base / "test.sqlite3" if backend == "sqlite" else None
+    url = f"sqlite:///{path}" if backend == "sqlite" else PG_URL
+    app = build_app(url, base)
+    if backend == "postgresql":
+        reset_postgres_schema(app)
+    with app.app_context():
+        # Tests build the schema from the models; tests/test_migrations.py proves migrations match them.
+        Base.metadata.create_all(db.engine)
+        demo.load(db.session)
+        db.session.commit()
+    snap = Snapshot(app, backend, path)
+    snap.take()
+    yield snap
+    if backend == "postgresql":
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(snapshot: Snapshot) -> Iterator[Flask]:
+    """The app with a fresh copy of the demo data."""
+    snapshot.restore()
+    snapshot.app.config.update(SIGN_IN_RATE_LIMIT="1000 per minute", VERIFY_RATE_LIMIT="10000 per minute")
+    with snapshot.app.app_context():
+        limiter.reset()
+    yield snapshot.app
+    with snapshot.app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> CsrfClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Flask):
+    """The SQLAlchemy session inside an app context, for service tests without HTTP."""
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+# Sign-in helpers shared by the view tests.
+SEAL_A_CARD = ("1000000001", "1111")  # "MƏKTƏBİ QURUP", seal authority
+NO_SEAL_A_CARD = ("1000000002", "2222")  # insurer A's credential without seal authority
+SEAL_B_CARD = ("2000000001", "3333")  # "ŞİRVAN ÇAY", seal authority
+SEAL_C_CARD = ("3000000001", "4444")  # individual entrepreneur, seal authority
+EXPIRED_CARD = ("9000000001", "6666")
+NO_INSURER_CARD = ("9000000002", "7777")
+SEAL_A_ASAN = ("+994501234567", "100001")
+
+
+def sign_in_card(client: CsrfClient, card: tuple[str, str] = SEAL_A_CARD):
+    """Sign in with a card; returns the response."""
+    return client.post("/sign-in/card", data={"card_number": card[0], "pin": card[1]})
+
+
+@pytest.fixture
+def seal_client(client: CsrfClient) -> CsrfClient:
+    """A client signed in as insurer A's seal holder."""
+    response = sign_in_card(client)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
