@@ -27,7 +27,7 @@ demo: migrate
 
 run: demo
 	@echo "DOST SSŞ: http://127.0.0.1:$(PORT)/  (employer sign-in; demo sign-in details above and in README.md)"
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - app:app
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 app:app
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -30,6 +30,9 @@ def defaults(instance_path: str) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "SIGN_IN_RATE_LIMIT": "10 per minute",
         "VERIFY_RATE_LIMIT": "60 per minute",
+        # Salt of FİN and client-address hashes; empty: derived from SECRET_KEY. Never change it once notices exist.
+        "FIN_HASH_SALT": "",
+        "VERIFY_MAX_PDF_BYTES": 2 * 1024 * 1024,
         "ASAN_TIMEOUT_SECONDS": 120,
         "DEMO_PROVIDERS": True,
         "PUBLIC_BASE_URL": "",
@@ -46,6 +49,9 @@ ENVIRONMENT = {
     "DOST_SECRET_KEY": "SECRET_KEY",
     "DOST_RATELIMIT_STORAGE_URL": "RATELIMIT_STORAGE_URI",
     "DOST_PUBLIC_BASE_URL": "PUBLIC_BASE_URL",
+    "DOST_FIN_HASH_SALT": "FIN_HASH_SALT",
+    "DOST_VERIFY_RATE_LIMIT": "VERIFY_RATE_LIMIT",
+    "DOST_SIGN_IN_RATE_LIMIT": "SIGN_IN_RATE_LIMIT",
 }
 
 

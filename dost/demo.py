@@ -217,6 +217,7 @@ def load(session: Session, instance_path: str | None = None, persons: int = 72) 
             report.credentials.append(DemoCredential(insurer_name, "Asan İmza", seal, holder, fin,
                                                      mobile=ident, asan_user_id=secret, note=note))
 
+    _load_credential_holders(session, report)
     _load_people(session, rng, insurers, persons, report)
 
     centres = {
@@ -245,6 +246,25 @@ def load(session: Session, instance_path: str | None = None, persons: int = 72) 
         report.staff.append((username, role.value, password, secret, qr_path))
     session.flush()
     return report
+
+
+def _load_credential_holders(session: Session, report: DemoReport) -> None:
+    """Every e-signature holder is also in the population registry, so grants to them can be checked."""
+    for number, (_, _, _, holder, fin, _, _, _) in enumerate(CREDENTIALS):
+        name, surname, father, suffix = holder.split()
+        _get_or_create(session, Person, {"fin": fin}, {
+            "document_type": DocumentType.ID_CARD,
+            "document_number": f"AA{7100000 + number}",
+            "surname": surname,
+            "name": name,
+            "patronymic": f"{father} {suffix}",
+            "gender": Gender.FEMALE if suffix == "QIZI" else Gender.MALE,
+            "citizenship": "Azərbaycan Respublikası",
+            "birthplace": BIRTHPLACES[number % len(BIRTHPLACES)],
+            "birth_date": date(1975 + number, 3, 1 + number),
+            "issuing_authority": ISSUERS[number % len(ISSUERS)],
+            "issue_date": date(2019, 5, 1 + number),
+        }, report)
 
 
 def _load_people(session: Session, rng: random.Random, insurers: list[Insurer], count: int, report: DemoReport):

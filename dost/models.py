@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -25,7 +26,22 @@ from dost.timeutil import utcnow
 
 
 class Base(DeclarativeBase):
-    """Declarative base shared by all models."""
+    """Declarative base shared by all models; constraint names are fixed so migrations can address them."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def _search_key_column(length: int) -> String:
+    # Prefix search runs as a range scan; PostgreSQL must compare bytes ("C"), as SQLite's BINARY does.
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -341,9 +357,9 @@ class Application(Base):
     surname: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(100))
     patronymic: Mapped[str] = mapped_column(String(100))
-    surname_key: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100))
-    patronymic_key: Mapped[str] = mapped_column(String(100))
+    surname_key: Mapped[str] = mapped_column(_search_key_column(100))
+    name_key: Mapped[str] = mapped_column(_search_key_column(100))
+    patronymic_key: Mapped[str] = mapped_column(_search_key_column(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     application_date: Mapped[date] = mapped_column(Date)
@@ -370,8 +386,10 @@ class Application(Base):
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Optimistic concurrency: every state change bumps it.
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # Uniqueness of open applications per person and insurer (NULL once closed).
+    # Uniqueness of open applications per person and insurer (NULL once delivered or refused).
     open_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # The wizard's one-time key: a repeated confirm of the same form finds this application instead of a second.
+    submission_key: Mapped[str | None] = mapped_column(String(43), unique=True)
 
     person: Mapped[Person] = relationship()
     certificate: Mapped[Certificate] = relationship(foreign_keys=[certificate_id])

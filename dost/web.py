@@ -6,32 +6,37 @@ import logging
 import os
 from datetime import date, datetime
 
-from flask import Flask, render_template, request, session
+from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from dost.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-from dost.timeutil import local
+from dost.services.errors import DomainError
+from dost.timeutil import as_utc, local
 
 log = logging.getLogger("dost")
 
 ERROR_TITLES = {
-    400: "Sorğu düzgün deyil",
-    403: "Bu əməliyyat üçün səlahiyyətiniz yoxdur",
-    404: "Səhifə tapılmadı",
-    405: "Bu üsulla müraciət etmək olmaz",
-    413: "Göndərilən fayl və ya məlumat çox böyükdür",
-    429: "Çox sayda cəhd",
-    500: "Daxili xəta baş verdi",
-    503: "Xidmət müvəqqəti olaraq əlçatan deyil",
+    400: _l("Sorğu düzgün deyil"),
+    403: _l("Bu əməliyyat üçün səlahiyyətiniz yoxdur"),
+    409: _l("Məlumat artıq dəyişdirilib"),
+    404: _l("Səhifə tapılmadı"),
+    405: _l("Bu üsulla müraciət etmək olmaz"),
+    413: _l("Göndərilən fayl və ya məlumat çox böyükdür"),
+    429: _l("Çox sayda cəhd"),
+    500: _l("Daxili xəta baş verdi"),
+    503: _l("Xidmət müvəqqəti olaraq əlçatan deyil"),
 }
 
 
 def select_locale() -> str:
     """The user's chosen language, else Azerbaijani."""
+    if not has_request_context():
+        return "az"
     languages = babel_languages()
     chosen = session.get("locale")
     if chosen in languages:
@@ -57,11 +62,15 @@ def date_filter(value: date | datetime | None) -> str:
 def datetime_filter(value: datetime | None) -> str:
     if value is None:
         return "-"
-    return format_datetime(local(value).replace(tzinfo=None), "dd.MM.yyyy HH:mm")
+    # Flask-Babel converts an aware UTC moment to BABEL_DEFAULT_TIMEZONE (Baku) itself.
+    return format_datetime(as_utc(value), "dd.MM.yyyy HH:mm")
 
 
 def init_app(app: Flask) -> None:
     """Bind extensions and register everything on the app."""
+    from dost import logging_setup
+
+    logging_setup.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
@@ -74,6 +83,10 @@ def init_app(app: Flask) -> None:
     from dost import auth
 
     auth.init_app(app)
+
+    from dost.services import signing
+
+    signing.configure(salt=app.config.get("FIN_HASH_SALT") or signing.derive_salt(app.config["SECRET_KEY"]))
 
     app.jinja_env.filters["d"] = date_filter
     app.jinja_env.filters["dt"] = datetime_filter
@@ -95,7 +108,7 @@ def init_app(app: Flask) -> None:
 def error_page(status: int, message: str | None = None, retry_after: int | None = None):
     """An error page in the site layout (or its fragment for htmx), never a stack trace."""
     template = "errors/_error.html" if getattr(request, "htmx", False) else "errors/error.html"
-    body = render_template(template, status=status, title=_(ERROR_TITLES.get(status, ERROR_TITLES[500])),
+    body = render_template(template, status=status, title=str(ERROR_TITLES.get(status, ERROR_TITLES[500])),
                            message=message)
     response = app_response(body, status)
     if retry_after is not None:
@@ -135,6 +148,14 @@ def _register_error_handlers(app: Flask) -> None:
     def too_large(error):
         limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         return error_page(413, _("İcazə verilən ən böyük həcm %(mb)s MB-dır.", mb=limit_mb))
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        # A rule refused something no form field shows (another insurer's id, a stale operation).
+        db.session.rollback()
+        if error.status_code == 404:
+            return error_page(404)
+        return error_page(error.status_code, str(error.message) if error.message else None)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from dost import create_app
 from dost.extensions import db, limiter
@@ -176,10 +177,16 @@ def client(app: Flask) -> CsrfClient:
 
 @pytest.fixture
 def session(app: Flask):
-    """The SQLAlchemy session inside an app context, for service tests without HTTP."""
+    """A SQLAlchemy session of its own, for service tests and for checking what the views wrote.
+
+    It deliberately holds no app context: a test-client request inside an open app context would share `g`
+    (and the signed-in user) with the previous request, hiding authorization bugs."""
     with app.app_context():
-        yield db.session
-        db.session.rollback()
+        engine = db.engine
+    own = Session(engine)
+    yield own
+    own.rollback()
+    own.close()
 
 
 @pytest.fixture

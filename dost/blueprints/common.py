@@ -16,7 +16,7 @@ def is_htmx() -> bool:
     return bool(getattr(request, "htmx", False)) and not request.htmx.boosted
 
 
-def render(page: str, fragment: str | None = None, status: int = 200, **context):
+def render(page: str, fragment: str | None = None, /, status: int = 200, **context):
     """The fragment for htmx requests, the full page otherwise; both from the same context."""
     template = fragment if fragment is not None and is_htmx() else page
     return render_template(template, **context), status

@@ -91,13 +91,14 @@ def accesses_for(session: Session, credential: Credential, on: date) -> list[Ins
     return list(result.values())
 
 
+def grant_ends_soon(grant: Grant, on: date, within_days: int = 7) -> bool:
+    """An active grant whose effect (its end date or the delegate's signature expiry) ends within the days."""
+    return grant_state(grant, on) == GrantState.ACTIVE and (grant_effective_end(grant) - on).days <= within_days
+
+
 def grants_ending_soon(session: Session, insurer_id: int, on: date, within_days: int = 7) -> list[Grant]:
     """Active grants of an insurer whose effect ends within the given number of days."""
     grants = session.scalars(
         select(Grant).where(Grant.insurer_id == insurer_id, Grant.revoked_at.is_(None)).order_by(Grant.id)
     )
-    return [
-        grant
-        for grant in grants
-        if grant_state(grant, on) == GrantState.ACTIVE and (grant_effective_end(grant) - on).days <= within_days
-    ]
+    return [grant for grant in grants if grant_ends_soon(grant, on, within_days)]

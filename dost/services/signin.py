@@ -9,14 +9,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from dost import validation
-from dost.models import Credential
+from dost.models import Credential, CredentialKind
 from dost.registries import registries_for
 from dost.registries.interfaces import AsanChallenge, SignatureError
 from dost.services import audit
 from dost.services.actors import Actor
 from dost.services.authority import InsurerAccess, accesses_for
 from dost.services.errors import DomainError
-from dost.timeutil import utcnow
+from dost.timeutil import today, utcnow
 
 MAX_FIELD = 64
 
@@ -136,3 +136,32 @@ def record_sign_in(session: Session, credential: Credential, access: InsurerAcce
     actor = Actor(kind="employer", label=credential.holder_name, credential_id=credential.id, role="employer",
                   insurer_id=access.insurer.id, authority="seal" if access.seal else "delegate")
     audit.record(session, actor, "session.sign_in", "credential", credential.id, {"method": method})
+
+
+def check_signer_pin(session: Session, credential: Credential, pin: str) -> None:
+    """Signing with the card asks the provider for the PIN again; the card must be the signed-in credential's."""
+    pin = (pin or "").strip()
+    if not pin:
+        raise DomainError("required", _l("İmzalamaq üçün PIN kodu daxil edin."), "pin")
+    if len(pin) > MAX_FIELD or not validation.PIN_RE.fullmatch(pin):
+        raise DomainError("format", _l("PIN kod 4–8 rəqəmdən ibarət olmalıdır."), "pin")
+    if credential.kind != CredentialKind.CARD or credential.card_number is None:
+        raise DomainError("wrong_kind", _l("Bu e-imza ilə PIN kodla imzalamaq mümkün deyil."), "pin")
+    try:
+        record = registries_for(session).signatures.check_card(credential.card_number, pin)
+    except SignatureError:
+        raise DomainError("wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
+    if record.credential_id != credential.id or not record.in_force(today()):
+        raise DomainError("credential_expired", _l("E-imzanın etibarlılıq müddəti bitib."), "pin")
+
+
+def start_signing(session: Session, credential: Credential) -> AsanChallenge:
+    """Asan İmza signing: a confirmation request to the signer's phone."""
+    if not credential.in_force(today()):
+        raise DomainError("credential_expired", _l("E-imzanın etibarlılıq müddəti bitib."), None)
+    return registries_for(session).signatures.start_asan(credential.id, "sign")
+
+
+def poll_signing(session: Session, token: str, now: datetime, timeout_seconds: int) -> tuple[str, int | None]:
+    """('pending'|'confirmed'|'expired'|'unknown', credential id once confirmed)."""
+    return registries_for(session).signatures.asan_state(token, now, timeout_seconds)

@@ -15,7 +15,7 @@ from dost.extensions import db, limiter
 from dost.models import Credential
 from dost.registries import registries_for
 from dost.services import signin
-from dost.services.authority import access_for, accesses_for
+from dost.services.authority import access_for, accesses_for, grant_effective_end, grant_ends_soon
 from dost.services.errors import DomainError
 from dost.timeutil import today, utcnow
 
@@ -171,10 +171,10 @@ def _finish(result: signin.SignInResult, method: str):
 
 def _open_session(credential: Credential, access) -> None:
     start_session(EmployerPrincipal(credential, access.insurer, access))
-    expiring = [g for g in access.grants if g.end_date and (g.end_date - today()).days <= 7]
-    for grant in expiring:
-        flash(_("Sizə verilmiş səlahiyyətin müddəti %(date)s tarixində bitir.", date=grant.end_date.strftime(
-            "%d.%m.%Y")), "warning")
+    for grant in access.grants:
+        if grant_ends_soon(grant, today()):
+            flash(_("Sizə verilmiş səlahiyyətin müddəti %(date)s tarixində bitir.",
+                    date=grant_effective_end(grant).strftime("%d.%m.%Y")), "warning")
 
 
 @bp.route("/sign-in/insurer", methods=["GET", "POST"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -10,7 +10,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from dost.auth import employer_required
-from dost.blueprints.common import commit, render
+from dost.blueprints.common import commit, is_htmx, render, toast
 from dost.extensions import db
 from dost.services import feedback as feedback_service
 from dost.services.authority import grant_effective_end, grants_ending_soon
@@ -54,7 +54,11 @@ def feedback():
     if form.validate_on_submit():
         feedback_service.submit(db.session, g.actor, form.contact.data, form.subject.data, form.message.data)
         commit()
-        flash(_l("Müraciətiniz qəbul edildi. Təşəkkür edirik."), "success")
+        message = str(_l("Müraciətiniz qəbul edildi. Təşəkkür edirik."))
+        if is_htmx():
+            response = make_response(render_template("employer/_feedback_form.html", form=FeedbackForm(formdata=None)))
+            return toast(response, message)
+        flash(message, "success")
         return redirect(url_for("employer.feedback"))
     return render("employer/feedback.html", "employer/_feedback_form.html", status=400 if form.errors else 200,
                   form=form)

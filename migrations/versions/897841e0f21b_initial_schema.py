@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 1fe1c7d8f993
+Revision ID: 897841e0f21b
 Revises: 
-Create Date: 2026-11-21 21:56:18.536815
+Create Date: 2026-11-21 21:59:57.465784
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1fe1c7d8f993'
+revision = '897841e0f21b'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -24,8 +24,8 @@ def upgrade():
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('token_hash')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
     )
     op.create_table('centre',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -33,22 +33,22 @@ def upgrade():
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('category', sa.Enum('A', 'B', 'C', 'D', 'E', name='centre_category', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('region', sa.String(length=100), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('code')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_centre')),
+    sa.UniqueConstraint('code', name=op.f('uq_centre_code'))
     )
     op.create_table('fund_office',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=8), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('code')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_office')),
+    sa.UniqueConstraint('code', name=op.f('uq_fund_office_code'))
     )
     op.create_table('non_working_day',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('day')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_non_working_day')),
+    sa.UniqueConstraint('day', name=op.f('uq_non_working_day_day'))
     )
     op.create_table('person',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -64,8 +64,8 @@ def upgrade():
     sa.Column('birth_date', sa.Date(), nullable=False),
     sa.Column('issuing_authority', sa.String(length=200), nullable=False),
     sa.Column('issue_date', sa.Date(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('fin')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_person')),
+    sa.UniqueConstraint('fin', name=op.f('uq_person_fin'))
     )
     op.create_table('service_setting',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -74,8 +74,8 @@ def upgrade():
     sa.Column('front_office_days', sa.Integer(), nullable=False),
     sa.Column('back_office_days', sa.Integer(), nullable=False),
     sa.Column('working_days', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('service')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_setting')),
+    sa.UniqueConstraint('service', name=op.f('uq_service_setting_service'))
     )
     op.create_table('signing_key',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -85,8 +85,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('compromised_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('kid')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_signing_key')),
+    sa.UniqueConstraint('kid', name=op.f('uq_signing_key_kid'))
     )
     op.create_table('certificate',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -95,9 +95,9 @@ def upgrade():
     sa.Column('issue_date', sa.Date(), nullable=False),
     sa.Column('status', sa.Enum('active', 'replaced', 'ordered', name='certificate_status', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('replaced_by_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
-    sa.ForeignKeyConstraint(['replaced_by_id'], ['certificate.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_certificate_person_id_person')),
+    sa.ForeignKeyConstraint(['replaced_by_id'], ['certificate.id'], name=op.f('fk_certificate_replaced_by_id_certificate')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate'))
     )
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_certificate_person_id'), ['person_id'], unique=False)
@@ -112,10 +112,10 @@ def upgrade():
     sa.Column('responsible_person', sa.String(length=200), nullable=False),
     sa.Column('fund_office_id', sa.Integer(), nullable=False),
     sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['fund_office_id'], ['fund_office.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('dsmf_account'),
-    sa.UniqueConstraint('voen')
+    sa.ForeignKeyConstraint(['fund_office_id'], ['fund_office.id'], name=op.f('fk_insurer_fund_office_id_fund_office')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_insurer')),
+    sa.UniqueConstraint('dsmf_account', name=op.f('uq_insurer_dsmf_account')),
+    sa.UniqueConstraint('voen', name=op.f('uq_insurer_voen'))
     )
     op.create_table('staff_user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -132,9 +132,9 @@ def upgrade():
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_totp_step', sa.Integer(), nullable=True),
     sa.Column('locale', sa.String(length=8), nullable=True),
-    sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('username')
+    sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], name=op.f('fk_staff_user_centre_id_centre')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_user')),
+    sa.UniqueConstraint('username', name=op.f('uq_staff_user_username'))
     )
     op.create_table('credential',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -148,9 +148,9 @@ def upgrade():
     sa.Column('valid_until', sa.Date(), nullable=False),
     sa.Column('pin_hash', sa.String(length=200), nullable=True),
     sa.Column('seal_insurer_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['seal_insurer_id'], ['insurer.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('card_number'),
+    sa.ForeignKeyConstraint(['seal_insurer_id'], ['insurer.id'], name=op.f('fk_credential_seal_insurer_id_insurer')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_credential')),
+    sa.UniqueConstraint('card_number', name=op.f('uq_credential_card_number')),
     sa.UniqueConstraint('mobile_number', 'asan_user_id', name='uq_credential_asan')
     )
     with op.batch_alter_table('credential', schema=None) as batch_op:
@@ -164,9 +164,9 @@ def upgrade():
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('start_date', sa.Date(), nullable=False),
     sa.Column('end_date', sa.Date(), nullable=True),
-    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], ),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], name=op.f('fk_employment_contract_insurer_id_insurer')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_employment_contract_person_id_person')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_employment_contract'))
     )
     with op.batch_alter_table('employment_contract', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_employment_contract_insurer_id'), ['insurer_id'], unique=False)
@@ -189,9 +189,9 @@ def upgrade():
     sa.Column('surname', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('patronymic', sa.String(length=100), nullable=False),
-    sa.Column('surname_key', sa.String(length=100), nullable=False),
-    sa.Column('name_key', sa.String(length=100), nullable=False),
-    sa.Column('patronymic_key', sa.String(length=100), nullable=False),
+    sa.Column('surname_key', sa.String(length=100).with_variant(sa.String(length=100, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('name_key', sa.String(length=100).with_variant(sa.String(length=100, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('patronymic_key', sa.String(length=100).with_variant(sa.String(length=100, collation='C'), 'postgresql'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('application_date', sa.Date(), nullable=False),
@@ -215,17 +215,19 @@ def upgrade():
     sa.Column('overdue_flagged_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('open_key', sa.String(length=40), nullable=True),
-    sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], ),
-    sa.ForeignKeyConstraint(['certificate_id'], ['certificate.id'], ),
-    sa.ForeignKeyConstraint(['created_by_credential_id'], ['credential.id'], ),
-    sa.ForeignKeyConstraint(['created_by_staff_id'], ['staff_user.id'], ),
-    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], ),
-    sa.ForeignKeyConstraint(['new_certificate_id'], ['certificate.id'], ),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
-    sa.ForeignKeyConstraint(['signed_by_credential_id'], ['credential.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('open_key'),
-    sa.UniqueConstraint('registration_number')
+    sa.Column('submission_key', sa.String(length=43), nullable=True),
+    sa.ForeignKeyConstraint(['centre_id'], ['centre.id'], name=op.f('fk_application_centre_id_centre')),
+    sa.ForeignKeyConstraint(['certificate_id'], ['certificate.id'], name=op.f('fk_application_certificate_id_certificate')),
+    sa.ForeignKeyConstraint(['created_by_credential_id'], ['credential.id'], name=op.f('fk_application_created_by_credential_id_credential')),
+    sa.ForeignKeyConstraint(['created_by_staff_id'], ['staff_user.id'], name=op.f('fk_application_created_by_staff_id_staff_user')),
+    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], name=op.f('fk_application_insurer_id_insurer')),
+    sa.ForeignKeyConstraint(['new_certificate_id'], ['certificate.id'], name=op.f('fk_application_new_certificate_id_certificate')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_application_person_id_person')),
+    sa.ForeignKeyConstraint(['signed_by_credential_id'], ['credential.id'], name=op.f('fk_application_signed_by_credential_id_credential')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_application')),
+    sa.UniqueConstraint('open_key', name=op.f('uq_application_open_key')),
+    sa.UniqueConstraint('registration_number', name=op.f('uq_application_registration_number')),
+    sa.UniqueConstraint('submission_key', name=op.f('uq_application_submission_key'))
     )
     with op.batch_alter_table('application', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_application_centre_id'), ['centre_id'], unique=False)
@@ -244,9 +246,9 @@ def upgrade():
     sa.Column('status', sa.Enum('pending', 'confirmed', 'used', name='asan_request_status', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('token')
+    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], name=op.f('fk_asan_sign_in_request_credential_id_credential')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_asan_sign_in_request')),
+    sa.UniqueConstraint('token', name=op.f('uq_asan_sign_in_request_token'))
     )
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -264,12 +266,12 @@ def upgrade():
     sa.Column('changes', sa.JSON(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ),
-    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], ),
-    sa.ForeignKeyConstraint(['staff_user_id'], ['staff_user.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('hash'),
-    sa.UniqueConstraint('prev_hash')
+    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], name=op.f('fk_audit_event_credential_id_credential')),
+    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], name=op.f('fk_audit_event_insurer_id_insurer')),
+    sa.ForeignKeyConstraint(['staff_user_id'], ['staff_user.id'], name=op.f('fk_audit_event_staff_user_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event')),
+    sa.UniqueConstraint('hash', name=op.f('uq_audit_event_hash')),
+    sa.UniqueConstraint('prev_hash', name=op.f('uq_audit_event_prev_hash'))
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_event_insurer_id'), ['insurer_id'], unique=False)
@@ -287,11 +289,11 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_by_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ),
-    sa.ForeignKeyConstraint(['granted_by_id'], ['credential.id'], ),
-    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], ),
-    sa.ForeignKeyConstraint(['revoked_by_id'], ['credential.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], name=op.f('fk_authority_grant_credential_id_credential')),
+    sa.ForeignKeyConstraint(['granted_by_id'], ['credential.id'], name=op.f('fk_authority_grant_granted_by_id_credential')),
+    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], name=op.f('fk_authority_grant_insurer_id_insurer')),
+    sa.ForeignKeyConstraint(['revoked_by_id'], ['credential.id'], name=op.f('fk_authority_grant_revoked_by_id_credential')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_authority_grant'))
     )
     with op.batch_alter_table('authority_grant', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_authority_grant_credential_id'), ['credential_id'], unique=False)
@@ -305,9 +307,9 @@ def upgrade():
     sa.Column('contact', sa.String(length=200), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], ),
-    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['credential_id'], ['credential.id'], name=op.f('fk_feedback_credential_id_credential')),
+    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], name=op.f('fk_feedback_insurer_id_insurer')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback'))
     )
     op.create_table('application_status_change',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -316,8 +318,8 @@ def upgrade():
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor_label', sa.String(length=200), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['application_id'], ['application.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['application_id'], ['application.id'], name=op.f('fk_application_status_change_application_id_application'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_application_status_change'))
     )
     with op.batch_alter_table('application_status_change', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_application_status_change_application_id'), ['application_id'], unique=False)
@@ -334,11 +336,11 @@ def upgrade():
     sa.Column('verification_code', sa.String(length=12), nullable=True),
     sa.Column('fin_hash', sa.String(length=64), nullable=True),
     sa.Column('superseded_by_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['application_id'], ['application.id'], ),
-    sa.ForeignKeyConstraint(['superseded_by_id'], ['notice.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('application_id'),
-    sa.UniqueConstraint('number')
+    sa.ForeignKeyConstraint(['application_id'], ['application.id'], name=op.f('fk_notice_application_id_application')),
+    sa.ForeignKeyConstraint(['superseded_by_id'], ['notice.id'], name=op.f('fk_notice_superseded_by_id_notice')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice')),
+    sa.UniqueConstraint('application_id', name=op.f('uq_notice_application_id')),
+    sa.UniqueConstraint('number', name=op.f('uq_notice_number'))
     )
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -349,10 +351,10 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('dedupe_key', sa.String(length=80), nullable=True),
-    sa.ForeignKeyConstraint(['application_id'], ['application.id'], ),
-    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('dedupe_key')
+    sa.ForeignKeyConstraint(['application_id'], ['application.id'], name=op.f('fk_notification_application_id_application')),
+    sa.ForeignKeyConstraint(['insurer_id'], ['insurer.id'], name=op.f('fk_notification_insurer_id_insurer')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_notification_dedupe_key'))
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_insurer_id'), ['insurer_id'], unique=False)
@@ -364,8 +366,8 @@ def upgrade():
     sa.Column('result', sa.String(length=32), nullable=False),
     sa.Column('client_hash', sa.String(length=64), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
-    sa.ForeignKeyConstraint(['notice_id'], ['notice.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['notice_id'], ['notice.id'], name=op.f('fk_verification_check_notice_id_notice')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_verification_check'))
     )
     with op.batch_alter_table('verification_check', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_verification_check_notice_id'), ['notice_id'], unique=False)

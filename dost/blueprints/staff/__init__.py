@@ -1,0 +1,1 @@
+"""DOST staff back office under /staff (blueprint `staff`)."""

@@ -1,0 +1,1 @@
+"""Public verification of notices: pages, keys and the JSON API."""

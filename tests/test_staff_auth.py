@@ -1,0 +1,146 @@
+"""Staff sign-in: password + TOTP, a code accepted once, lockout, scopes of the guards, sign-out."""
+
+import html
+import re
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from dost.models import AuditEvent, StaffUser
+from dost.services import staff_auth
+from dost.services.errors import DomainError
+from dost.timeutil import as_utc, utcnow
+from tests.conftest import sign_in_card
+from tests.staff_support import PASSWORDS, sign_in_staff, staff, totp_code
+
+
+def _error(page: str, field: str) -> str:
+    match = re.search(rf'id="{field}-error"[^>]*>(.*?)</p>', page, re.S)
+    assert match, page[:3000]
+    return html.unescape(match.group(1))
+
+
+def test_sign_in_page_is_in_azerbaijani_with_three_labelled_fields(client):
+    page = client.get("/staff/sign-in").get_data(as_text=True)
+    assert "DOST əməkdaşları üçün giriş" in page
+    for field in ("username", "password", "code"):
+        assert f'<label for="{field}">' in page
+    assert 'autocomplete="one-time-code"' in page
+
+
+def test_password_and_code_open_the_queue(client, app):
+    response = sign_in_staff(client, "agent.bak1")
+    assert response.status_code == 302 and response.location.endswith("/staff/")
+    page = client.get("/staff/").get_data(as_text=True)
+    assert "Müraciətlərin növbəsi" in page and "LALƏ MƏMMƏDOVA" in page
+    # The start page sends signed-in staff to their queue.
+    assert client.get("/").location.endswith("/staff/")
+    with client.session_transaction() as s:
+        assert s["_user_id"].startswith("s:")
+
+
+def test_anonymous_and_employers_are_sent_to_the_staff_sign_in(client):
+    response = client.get("/staff/?status=all")
+    assert response.status_code == 302 and "/staff/sign-in" in response.location
+    sign_in_card(client)
+    response = client.get("/staff/")
+    assert response.status_code == 302 and "/staff/sign-in" in response.location
+
+
+BAD_INPUT = [
+    ({"username": "", "password": "x", "code": "123456"}, "username", "İstifadəçi adını daxil edin."),
+    ({"username": "agent.bak1", "password": "", "code": "123456"}, "password", "Şifrəni daxil edin."),
+    ({"username": "agent.bak1", "password": "x", "code": ""}, "code", "6 rəqəmli kodu"),
+    ({"username": "agent.bak1", "password": "x", "code": "12ab56"}, "code", "6 rəqəmdən"),
+    ({"username": "a" * 10_000, "password": "x", "code": "123456"}, "username", "çox uzundur"),
+    ({"username": "agent.bak1", "password": "p" * 10_000, "code": "123456"}, "password", "çox uzundur"),
+    ({"username": "nobody", "password": "Agent-Baki1-2026", "code": "123456"}, "password", "yanlışdır"),
+    ({"username": "agent.bak1", "password": "wrong-password", "code": "123456"}, "password", "yanlışdır"),
+]
+
+
+@pytest.mark.parametrize("data,field,message", BAD_INPUT)
+def test_bad_input_gets_a_message_beside_the_field(client, data, field, message):
+    response = client.post("/staff/sign-in", data=data)
+    assert response.status_code == 400
+    assert message in _error(response.get_data(as_text=True), field)
+
+
+def test_wrong_code_is_refused_and_counted(client, session):
+    user = staff(session, "agent.bak1")
+    wrong = "000000" if totp_code(session, "agent.bak1") != "000000" else "111111"
+    response = sign_in_staff(client, "agent.bak1", code=wrong)
+    assert response.status_code == 400
+    assert "Təsdiq kodu yanlışdır" in _error(response.get_data(as_text=True), "code")
+    session.expire_all()
+    assert session.get(StaffUser, user.id).failed_attempts == 1
+
+
+def test_a_code_is_accepted_once(client, session):
+    code = totp_code(session, "agent.bak1")
+    assert sign_in_staff(client, "agent.bak1", code=code).status_code == 302
+    client.post("/staff/sign-out")
+    response = sign_in_staff(client, "agent.bak1", code=code)
+    assert response.status_code == 400
+    assert "artıq istifadə olunub" in _error(response.get_data(as_text=True), "code")
+
+
+def test_htmx_bad_input_returns_the_form_fragment(client):
+    response = client.post("/staff/sign-in", data={"username": "", "password": "", "code": ""},
+                           headers={"HX-Request": "true"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and page.lstrip().startswith("<form") and "<html" not in page
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(client, session):
+    for _attempt in range(1, 6):
+        response = client.post("/staff/sign-in", data={"username": "agent.bak1", "password": "wrong-password",
+                                                       "code": "123456"})
+        assert response.status_code == 400
+    message = _error(response.get_data(as_text=True), "password")
+    assert "bloklanıb" in message and "15 dəqiqə" in message
+    # Even the right password and code are refused while locked.
+    response = sign_in_staff(client, "agent.bak1")
+    assert response.status_code == 400 and "bloklanıb" in _error(response.get_data(as_text=True), "password")
+    session.expire_all()
+    user = staff(session, "agent.bak1")
+    assert as_utc(user.locked_until) > utcnow() + timedelta(minutes=14)
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.locked")) is not None
+
+
+def test_lockout_ends_after_fifteen_minutes(session):
+    now = utcnow()
+    for _ in range(5):
+        with pytest.raises(DomainError):
+            staff_auth.sign_in(session, "agent.bak1", "wrong-password", "123456", now)
+    later = now + timedelta(minutes=15, seconds=1)
+    code = pyotp.TOTP(staff(session, "agent.bak1").totp_secret).at(later)
+    user = staff_auth.sign_in(session, "agent.bak1", PASSWORDS["agent.bak1"], code, later)
+    assert user.username == "agent.bak1" and user.failed_attempts == 0 and user.locked_until is None
+
+
+def test_deactivated_account_cannot_sign_in_and_its_session_ends(client, session):
+    assert sign_in_staff(client, "agent.sum").status_code == 302
+    user = staff(session, "agent.sum")
+    user.active = False
+    session.commit()
+    assert client.get("/staff/").status_code == 302
+    response = sign_in_staff(client, "agent.sum")
+    assert response.status_code == 400 and "deaktiv" in _error(response.get_data(as_text=True), "username")
+
+
+def test_sign_out_ends_the_session_and_is_audited(client, session):
+    sign_in_staff(client, "backoffice.dsmf")
+    response = client.post("/staff/sign-out")
+    assert response.status_code == 302 and "/staff/sign-in" in response.location
+    assert client.get("/staff/").status_code == 302
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.sign_out")) is not None
+
+
+def test_next_only_returns_to_staff_pages(client):
+    response = client.post("/staff/sign-in?next=https://evil.example/", data={})
+    assert response.status_code == 400
+    response = sign_in_staff(client, "agent.bak1")
+    assert response.location.endswith("/staff/")
