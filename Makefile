@@ -5,7 +5,7 @@ FLASK  := $(VENV)/bin/flask --app app
 PORT   ?= 5000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install migrate demo translations lint bench lock screenshots clean
+.PHONY: run test install migrate demo translations translations-update lint bench lock screenshots clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,6 +18,12 @@ install: $(VENV)/.installed translations
 
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --statistics -d dost/translations
+
+# After changing UI text: re-extract the messages and merge them into the az/en/ru catalogs, then translate
+# the new (empty or fuzzy) entries; tests/test_translations.py fails until every catalog is complete.
+translations-update: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o dost/translations/messages.pot .
+	$(VENV)/bin/pybabel update --ignore-obsolete -i dost/translations/messages.pot -d dost/translations
 
 migrate: install
 	$(FLASK) db upgrade
@@ -39,8 +45,10 @@ lint: install
 bench: install
 	$(PY) -m bench
 
+# Regenerate the walkthrough screenshots (dost/static/walkthrough/, shown by README.md and /video) from the
+# browser suite's journeys.
 screenshots: install
-	$(VENV)/bin/pytest tests/browser -k screenshot --screenshots
+	DOST_SCREENSHOTS=1 $(VENV)/bin/pytest tests/browser
 
 # Regenerate the lock file after changing pyproject.toml dependencies.
 lock: $(VENV)/.installed

@@ -1,4 +1,5 @@
-"""`python -m bench [generate] [registry] [verify]` — the benchmarks of issues 3 and 5 (`make bench` runs all).
+"""`python -m bench [generate] [registry] [verify]` — the benchmarks of issues 3 and 5 (`make bench` runs all);
+`python -m bench load|scale-out` — issue 8 (bench/load).
 
 Results go to bench/results/*.json and, for the full 1,000,000-application data set (or with --markdown),
 to the generated section of BENCHMARKS.md.
@@ -53,8 +54,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv)[:1] in (["load"], ["scale-out"]):
+        # Own options and own PostgreSQL cluster (port 5433): `python -m bench load --help`.
+        from bench.load import main as load_main
+
+        return load_main(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
-    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python -m bench", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     started = time.monotonic()
     print(f"DOST SSŞ benchmarks: {', '.join(args.parts)}; {args.applications:,} applications; "

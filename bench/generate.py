@@ -474,24 +474,45 @@ def _pg_admin():
     return psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5)
 
 
-def is_ready(backend: str, applications: int) -> bool:
-    """Whether the cached database exists, is complete and matches the current migrations."""
+def state(backend: str, applications: int) -> str:
+    """'ready', 'stale' (complete, but the migrations moved on since) or 'missing' (absent or incomplete)."""
     if backend == "sqlite":
         import sqlite3
 
         path = sqlite_path(applications)
         if not path.exists():
-            return False
+            return "missing"
         with sqlite3.connect(path) as conn:
             try:
                 row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             except sqlite3.DatabaseError:
-                return False
-        return row is not None and row[0] == migration_head()
+                return "missing"
+        if row is None:
+            return "missing"
+        return "ready" if row[0] == migration_head() else "stale"
     with _pg_admin() as conn:
         row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
                            (database_name(applications),)).fetchone()
-    return row is not None and row[0] == marker(applications)
+    if row is None or not row[0] or not row[0].startswith(marker(applications).rsplit(" head=", 1)[0] + " "):
+        return "missing"
+    return "ready" if row[0] == marker(applications) else "stale"
+
+
+def upgrade_schema(backend: str, applications: int, log: Callable[[str], None]) -> None:
+    """Bring a cached data set to the current migrations, as a production database would be."""
+    from flask_migrate import upgrade
+
+    from dost.extensions import db
+
+    started = time.monotonic()
+    app = build_app(database_url(backend, applications))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    if backend == "postgresql":
+        with _pg_admin() as conn:
+            conn.execute(f'COMMENT ON DATABASE "{database_name(applications)}" IS \'{marker(applications)}\'')
+    log(f"  {backend}: cached data set migrated to {migration_head()} in {time.monotonic() - started:.1f} s")
 
 
 def _fresh_target(backend: str, applications: int) -> str:
@@ -598,7 +619,15 @@ def _real_notices(app, log: Callable[[str], None]) -> None:
 def ensure(backends: list[str], applications: int, regenerate: bool = False,
            log: Callable[[str], None] = print) -> None:
     """Generate the databases that are missing (or all of them with regenerate), in one pass over the rows."""
-    todo = [b for b in backends if regenerate or not is_ready(b, applications)]
+    states = {backend: "missing" if regenerate else state(backend, applications) for backend in backends}
+    for backend in [b for b, s in states.items() if s == "stale"]:
+        try:
+            upgrade_schema(backend, applications, log)
+            states[backend] = "ready"
+        except Exception as error:  # a migration that cannot run on the cached data: build it anew
+            log(f"  {backend}: migrating the cached data set failed ({error!r}); regenerating")
+            states[backend] = "missing"
+    todo = [b for b, s in states.items() if s == "missing"]
     if not todo:
         return
     plan = Plan.for_size(applications)

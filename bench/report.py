@@ -30,9 +30,9 @@ make bench                                             # everything: generate (c
   rows, is the demo insurer "MƏKTƏBİ QURUP", so the demo card 1000000001 / PIN 1111 signs in and sees them), with
   persons, certificates and a notice with a valid Ed25519 signature for every confirmed application. Schema by the
   migrations, then `dost.demo.load`. Cached in `bench/results/bench-v1-<n>.sqlite3` and in the PostgreSQL database
-  `bench` (`bench_<n>` for other sizes) on 127.0.0.1:5432; regenerated when missing, when the migrations' head
-  changes, or with `--regenerate`. PostgreSQL gets `VACUUM (ANALYZE)` after the load (what autovacuum would do);
-  SQLite gets no `ANALYZE`, as the app never runs one.
+  `bench` (`bench_<n>` for other sizes) on 127.0.0.1:5432; generated when missing or with `--regenerate`, brought
+  up to date with the migrations (`flask db upgrade`) when their head has moved on. PostgreSQL gets
+  `VACUUM (ANALYZE)` after the load (what autovacuum would do); SQLite gets no `ANALYZE`, as the app never runs one.
 - Registry (`bench/registry.py`): the real app through the Flask test client, signed in with the demo card,
   interleaved rounds of every request plus the baseline `GET /healthz`, so noise hits all alike. Afterwards one
   request per item is replayed with SQL recording and the plans of its slowest statements.
@@ -138,6 +138,10 @@ def results_section(applications: int, machine: dict, command: str) -> str:
                 out.append(f"| {row['label']} | {row['count']} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} | "
                            f"{row['p99_ms']:.2f} | {row['ratio_median']:.1f} | {row['ratio_p95']:.1f} | "
                            f"{row.get('cpu_median_ms', float('nan')):.2f} | {statements} |")
+            queries = doc.get("query_what_if")
+            if queries:
+                out += ["", "Registry SQL alone, largest insurer, as the app shapes it and as recommended (medians): "
+                        + "; ".join(f"{k}: {v:.2f} ms" for k, v in queries.items()) + "."]
             what_if = doc["results"][-1].get("what_if")
             if what_if:
                 out += ["", "Notice rendering with the recommended changes applied in the benchmark process only "
@@ -152,7 +156,8 @@ def results_section(applications: int, machine: dict, command: str) -> str:
                 "",
                 f"`{doc['server']}` with the PostgreSQL data set; `{doc['load_generator']}`; "
                 f"{doc['distinct_notices']:,} different valid notices. Every verification is logged by the app "
-                f"(an INSERT per request): {doc['checks_logged']}.",
+                f"(an INSERT per request); logged during the measured run: "
+                + ", ".join(f"{count:,} '{result}'" for result, count in doc["checks_logged"].items()) + ".",
                 "",
                 "| route | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
                 "|---|---:|---:|---:|---:|---:|---:|",
@@ -163,6 +168,16 @@ def results_section(applications: int, machine: dict, command: str) -> str:
                            f"{run.get('p90_ms', 0):.2f} | {run.get('p99_ms', 0):.2f} | {run.get('max_ms', 0):.2f} | "
                            f"{run['errors']} |")
             out += ["", f"Ratio: **{doc['ratio'] * 100:.1f} %** of the hello-world throughput."]
+            profile = doc.get("in_process")
+            if profile and not doc.get("informational"):
+                shares = "; ".join(f"{label} {share:.0f} %" for label, share in
+                                   profile["verify_cpu_shares_percent"].items())
+                out += ["", f"In one process through the test client on the same database: `/healthz` "
+                        f"{profile['hello']['cpu_median_ms']:.2f} ms CPU, `/v/<token>` "
+                        f"{profile['verify']['cpu_median_ms']:.2f} ms CPU per request (**{profile['cpu_ratio']}×**). "
+                        f"Where a verification's CPU goes (cProfile, cumulative): {shares}. One INSERT + COMMIT of "
+                        f"the check log on this disk: median {profile['commit_ms']['median']:.2f} ms, p95 "
+                        f"{profile['commit_ms']['p95']:.2f} ms."]
     out += ["", END]
     return "\n".join(out)
 

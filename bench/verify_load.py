@@ -191,6 +191,78 @@ def _check_pages(base: str, paths: list[str]) -> None:
             raise RuntimeError(f"{path} is not reported as a valid notice")
 
 
+# Components of a verification request, by the function that does the work (cumulative share of CPU under cProfile).
+COMPONENTS = {
+    "render_template": "page rendering (Jinja templates, gettext, WTForms widgets, CSRF token)",
+    "check_token": "verification.check_token (notice + application + insurer ORM load, Ed25519 check)",
+    "_log": "check log: INSERT verification_check + COMMIT",
+    "_check_request_limit": "Flask-Limiter",
+    "log_request": "JSON access log line",
+}
+
+
+def in_process(applications: int, paths: list[str], runs: int = 200) -> dict:
+    """The same two routes through the test client in this process: wall and CPU per request, where the CPU
+    of a verification goes, and what one COMMIT of the check log costs on this disk."""
+    import cProfile
+    import logging
+    import pstats
+    import statistics
+
+    import psycopg
+
+    from bench.common import summarize
+
+    app = build_app(database_url("postgresql", applications))
+    stream = (RESULTS / "app-verify-in-process.log").open("w")
+    for handler in logging.getLogger("dost").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+    client = app.test_client()
+    for path in paths[:20]:
+        client.get(path)
+        client.get("/healthz")
+    samples: dict[str, tuple[list[int], list[int]]] = {"hello": ([], []), "verify": ([], [])}
+    for index in range(runs):
+        for name, path in (("hello", "/healthz"), ("verify", paths[(index + 20) % len(paths)])):
+            cpu_started, started = time.thread_time_ns(), time.perf_counter_ns()
+            client.get(path)
+            samples[name][0].append(time.perf_counter_ns() - started)
+            samples[name][1].append(time.thread_time_ns() - cpu_started)
+    profile = cProfile.Profile()
+    profile.enable()
+    for path in paths[runs:runs + 100]:
+        client.get(path)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    total = sum(entry[2] for entry in stats.values()) or 1.0
+    shares = {label: round(100 * sum(entry[3] for key, entry in stats.items() if key[2] == function) / total, 1)
+              for function, label in COMPONENTS.items()}
+    with app.app_context():
+        from dost.extensions import db
+
+        db.engine.dispose()
+    commits = []
+    with psycopg.connect(database_url("postgresql", applications)) as conn:
+        for _ in range(50):
+            started = time.perf_counter_ns()
+            conn.execute("INSERT INTO verification_check (at, notice_id, result, client_hash, channel) "
+                         "VALUES (now(), NULL, 'bench', '', 'bench')")
+            conn.commit()
+            commits.append((time.perf_counter_ns() - started) / 1e6)
+        conn.execute("DELETE FROM verification_check WHERE result = 'bench'")
+        conn.commit()
+    result = {}
+    for name, (wall, cpu) in samples.items():
+        result[name] = {"wall_median_ms": round(summarize(wall).median_ms, 3),
+                        "cpu_median_ms": round(summarize(cpu).median_ms, 3)}
+    result["cpu_ratio"] = round(result["verify"]["cpu_median_ms"] / result["hello"]["cpu_median_ms"], 1)
+    result["verify_cpu_shares_percent"] = shares
+    result["commit_ms"] = {"median": round(statistics.median(commits), 3),
+                           "p95": round(sorted(commits)[int(len(commits) * 0.95) - 1], 3)}
+    return result
+
+
 def run(applications: int, duration: int = 20, warmup: int = 5, connections: int = 32, wrk_threads: int = 2,
         workers: int = 2, gunicorn_threads: int | None = None, notices: int = 5000,
         log: Callable[[str], None] = print) -> dict:
@@ -218,6 +290,7 @@ def run(applications: int, duration: int = 20, warmup: int = 5, connections: int
                 f"errors {runs[name]['errors']}")
         time.sleep(1)
     logged = _logged_checks(applications)
+    profile = in_process(applications, paths_file.read_text().split())
     hello, verify = runs["hello"], runs["verify"]
     ratio = verify["requests_per_s"] / hello["requests_per_s"] if hello["requests_per_s"] else 0.0
     verdicts = {
@@ -241,6 +314,7 @@ def run(applications: int, duration: int = 20, warmup: int = 5, connections: int
         "ratio": round(ratio, 3),
         "checks_logged": logged,
         "verdicts": verdicts,
+        "in_process": profile,
     }
 
 
@@ -259,3 +333,12 @@ def print_report(doc: dict, log: Callable[[str], None] = print) -> None:
         f"p99 {v['p99']['value_ms']:.1f} ms — {'PASS' if v['p99']['pass'] else 'MISS'} (≤ 50 ms); "
         f"errors {v['errors']['value']} — {'PASS' if v['errors']['pass'] else 'MISS'} (0)")
     log(f"  verification checks logged by the app during the measured run: {doc['checks_logged']}")
+    profile = doc.get("in_process")
+    if profile:
+        log(f"  in-process (test client, same DB): /healthz {profile['hello']['wall_median_ms']:.2f} ms wall, "
+            f"{profile['hello']['cpu_median_ms']:.2f} ms CPU; /v/<token> {profile['verify']['wall_median_ms']:.2f} ms "
+            f"wall, {profile['verify']['cpu_median_ms']:.2f} ms CPU ({profile['cpu_ratio']}× the CPU of /healthz)")
+        for label, share in profile["verify_cpu_shares_percent"].items():
+            log(f"    {share:5.1f} %  {label}")
+        log(f"  one INSERT + COMMIT on this PostgreSQL: median {profile['commit_ms']['median']:.2f} ms, "
+            f"p95 {profile['commit_ms']['p95']:.2f} ms (synchronous_commit waits for the WAL flush)")

@@ -26,6 +26,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
 
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # One trusted proxy hop (nginx): the client's address (rate limits, logs) and https (HSTS, Secure cookies).
+        # Not X-Forwarded-Host: the request's host goes into notice QR codes when PUBLIC_BASE_URL is unset.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+
     from dost import web
 
     web.init_app(app)

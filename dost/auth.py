@@ -8,6 +8,7 @@ from functools import wraps
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
 
 from dost.extensions import db, login_manager
@@ -32,6 +33,15 @@ class EmployerPrincipal:
 
     def get_id(self) -> str:
         return f"e:{self.credential.id}:{self.insurer.id}"
+
+    @property
+    def locale(self) -> str | None:
+        """The interface language stored for this e-signature."""
+        return self.credential.locale
+
+    @locale.setter
+    def locale(self, value: str) -> None:
+        self.credential.locale = value
 
     @property
     def is_seal_holder(self) -> bool:
@@ -69,6 +79,15 @@ class StaffPrincipal:
     def get_id(self) -> str:
         return f"s:{self.user.id}"
 
+    @property
+    def locale(self) -> str | None:
+        """The interface language stored for this account."""
+        return self.user.locale
+
+    @locale.setter
+    def locale(self, value: str) -> None:
+        self.user.locale = value
+
     def actor(self) -> Actor:
         return Actor(
             kind="staff",
@@ -99,11 +118,15 @@ def load_principal(principal_id: str):
 
 
 def start_session(principal) -> None:
-    """Sign in with a fresh session: nothing from before survives (session fixation), new session id."""
-    locale = session.get("locale")
+    """Sign in with a fresh session: nothing from before survives (session fixation), new session id.
+
+    The language is the one stored for the user, else the one this browser was using."""
+    locale = principal.locale or session.get("locale")
     session.clear()
     if locale:
         session["locale"] = locale
+    # Messages of this same request (flashes after sign-in) use the user's language too.
+    refresh()
     session["sid"] = secrets.token_urlsafe(16)
     login_user(principal)
 

@@ -34,3 +34,13 @@ def _sqlite_connection_settings(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_inside_a_transaction(conn, name) -> None:
+    """SQLite: begin the transaction before a SAVEPOINT. The sqlite3 module begins one only before a write, and a
+    SAVEPOINT outside a transaction starts its own, which RELEASE then commits at once: a savepoint taken before
+    the transaction's first write would commit its rows however the transaction ends (a half-written confirm)."""
+    dbapi_connection = conn.connection.dbapi_connection
+    if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN")

@@ -192,6 +192,8 @@ class Credential(Base):
     # Demo signature provider: argon2 hash of the card PIN (a real provider checks it on the card).
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     seal_insurer_id: Mapped[int | None] = mapped_column(ForeignKey("insurer.id"), index=True)
+    # The interface language its holder chose (az, en, ru); applied at sign-in.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     seal_insurer: Mapped[Insurer | None] = relationship()
 
@@ -421,6 +423,8 @@ class ApplicationStatusChange(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor_label: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    # The note's msgid and parameters (dost.i18n.freeze), translated for the reader; `note` is the Azerbaijani text.
+    note_key: Mapped[dict | None] = mapped_column(JSON)
 
     application: Mapped[Application] = relationship(back_populates="status_changes")
 
@@ -434,7 +438,8 @@ class Notice(Base):
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: only the download reads the bytes (the registry and verification need the other columns).
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str | None] = mapped_column(String(40))
     signature: Mapped[str | None] = mapped_column(String(120))
@@ -483,6 +488,9 @@ class Notification(Base):
     application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
+    # The message's msgid and parameters (dost.i18n.freeze), translated for the reader; `message` is the
+    # Azerbaijani text of record.
+    message_key: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Makes the sweep idempotent: one reminder per application and kind.

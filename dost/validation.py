@@ -86,6 +86,20 @@ def is_card_number(value: str) -> bool:
     return CARD_NUMBER_RE.fullmatch(value) is not None
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns on PostgreSQL
+
+
+def parse_id(value: str | None) -> int | None:
+    """An id carried in a form or query string: ASCII digits within the id columns' range, else None.
+
+    (str.isdigit() alone also accepts '²' and '٣', and an unbounded number overflows the database column.)"""
+    value = (value or "").strip()
+    if not value or len(value) > 10 or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
+
+
 def mask_fin(fin: str) -> str:
     """First and last character of a FİN, the rest hidden: 5ZK4R9P → 5Z****P."""
     return fin[:2] + "****" + fin[-1:] if len(fin) == 7 else "*******"

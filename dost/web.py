@@ -6,17 +6,18 @@ import logging
 import os
 from datetime import date, datetime
 
-from flask import Flask, has_request_context, render_template, request, session
-from flask_babel import format_date, format_datetime
+from flask import Flask, abort, g, has_request_context, render_template, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from dost import i18n
 from dost.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from dost.services.errors import DomainError
-from dost.timeutil import as_utc, local
+from dost.validation import MAX_ID
 
 log = logging.getLogger("dost")
 
@@ -33,14 +34,17 @@ ERROR_TITLES = {
 }
 
 
+LOCALE_COOKIE = "dost_locale"
+
+
 def select_locale() -> str:
-    """The user's chosen language, else Azerbaijani."""
+    """The language chosen in this session (a signed-in user's stored choice), else this browser's, else az."""
     if not has_request_context():
         return "az"
     languages = babel_languages()
-    chosen = session.get("locale")
-    if chosen in languages:
-        return chosen
+    for chosen in (session.get("locale"), request.cookies.get(LOCALE_COOKIE)):
+        if chosen in languages:
+            return chosen
     return "az"
 
 
@@ -51,19 +55,13 @@ def babel_languages() -> tuple[str, ...]:
 
 
 def date_filter(value: date | datetime | None) -> str:
-    """dd.mm.yyyy (and the locale's equivalent), '-' for nothing."""
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        value = local(value).date()
-    return format_date(value, "dd.MM.yyyy")
+    """dd.mm.yyyy in Azerbaijani, the locale's date format in English and Russian; '-' for nothing."""
+    return i18n.format_day(value)
 
 
 def datetime_filter(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    # Flask-Babel converts an aware UTC moment to BABEL_DEFAULT_TIMEZONE (Baku) itself.
-    return format_datetime(as_utc(value), "dd.MM.yyyy HH:mm")
+    """dd.mm.yyyy HH:mm (Baku time) in Azerbaijani, the locale's format elsewhere; '-' for nothing."""
+    return i18n.format_moment(value)
 
 
 def init_app(app: Flask) -> None:
@@ -90,13 +88,22 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["d"] = date_filter
     app.jinja_env.filters["dt"] = datetime_filter
+    app.jinja_env.filters["num"] = i18n.format_number
+    app.jinja_env.filters["share"] = i18n.format_share
+    app.jinja_env.globals["localized"] = i18n.localized
     app.jinja_env.globals["ERROR_TITLES"] = ERROR_TITLES
+    from dost import labels
+
+    app.jinja_env.globals["labels"] = labels
     app.jinja_env.globals["get_locale"] = select_locale
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
+    # Before the blueprints add their rules: every <int:...> in a URL is a database id.
+    app.url_map.converters["int"] = IdConverter
     from dost.blueprints import register_blueprints
 
     register_blueprints(app)
+    _register_input_guard(app)
     _register_error_handlers(app)
     _register_headers(app)
 
@@ -165,6 +172,8 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_down(error):
         db.session.rollback()
+        # The page must not reload the signed-in user from the database that just failed.
+        g._login_user = login_manager.anonymous_user()
         log.error("database unavailable: %s", error.__class__.__name__)
         return error_page(503, _("Verilənlər bazası müvəqqəti olaraq cavab vermir. Bir neçə saniyədən sonra "
                                  "yenidən cəhd edin; təsdiqlənmiş məlumatlar itmir."))
@@ -174,6 +183,34 @@ def _register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.exception("unhandled error")
         return error_page(500)
+
+
+class IdConverter(IntegerConverter):
+    """<int:...> URL parts are ids: a number beyond the 32-bit id columns is no id at all (404), where the
+    database would fail (PostgreSQL: out of range; SQLite: overflow)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _register_input_guard(app: Flask) -> None:
+    @app.before_request
+    def refuse_unusable_input():
+        """Input no view can take is a 400 (in each area's format: the APIs answer JSON) before a view or the
+        database sees it, on every backend alike: a NUL character (no field takes one and PostgreSQL text cannot
+        hold one), or a JSON body on a page that is not an object of texts."""
+        values = list(request.args.items(multi=True))
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += request.form.items(multi=True)
+        elif request.is_json and not request.path.startswith("/api/"):
+            # Flask-WTF reads a JSON body as the form's data: only an object of texts can be one.
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict) or not all(isinstance(item, str) for item in body.values()):
+                abort(400)
+            values += body.items()
+        if any("\x00" in key or "\x00" in value for key, value in values):
+            abort(400)
 
 
 def _register_headers(app: Flask) -> None:

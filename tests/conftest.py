@@ -31,6 +31,19 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 def pytest_configure(config):
     # Hashing cost is irrelevant to behaviour; keep the suite fast.
     use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    _compile_stale_catalogs()
+
+
+def _compile_stale_catalogs() -> None:
+    """`make test` compiles the catalogs first; a bare pytest run must not test stale .mo files either."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (Path(__file__).resolve().parent.parent / "dost" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as source, mo.open("wb") as target:
+                write_mo(target, read_po(source))
 
 
 def pytest_runtest_logreport(report):

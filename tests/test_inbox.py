@@ -36,7 +36,7 @@ def test_inbox_lists_status_changes_pickup_and_refusal_with_reason(seal_client, 
     assert "Təhvil almağa hazırdır" in page and "1 saylı Bakı DOST Mərkəzi tərəfindən təhvil" in page
     assert "İmtina əsası: Hüquqi əsası yoxdur." in page and "Şəxs bu sığortaedənin işçisi deyil" in page
     assert ready.registration_number in page and refused.registration_number in page
-    assert "status «Yoxlanılıb»" in page and "status «Sifariş edilib»" in page
+    assert "status «Yoxlanılıb»" in page and "status «Şəhadətnamə sifariş edilib»" in page
 
 
 def test_unread_count_in_the_header_and_marking_read(seal_client, session):

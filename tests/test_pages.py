@@ -56,3 +56,20 @@ def test_oversized_body_gets_a_clear_413(client):
 def test_method_not_allowed_uses_layout(client):
     response = client.get("/sign-out")
     assert response.status_code == 405 and 'lang="az"' in response.get_data(as_text=True)
+
+
+def test_database_down_gives_the_503_page_to_signed_in_users(app, seal_client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from dost import auth
+
+    def dead_database(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    # The principal is rebuilt from the database on every request: the outage hits it first.
+    monkeypatch.setattr(auth, "access_for", dead_database)
+    response = seal_client.get("/insurer")
+    assert response.status_code == 503
+    assert "müvəqqəti" in response.get_data(as_text=True) and response.headers["Retry-After"]
+    monkeypatch.undo()
+    assert seal_client.get("/insurer").status_code == 200

@@ -84,8 +84,8 @@ def test_a_superseded_certificate_fails_the_monitoring_check(session):
 
 
 @pytest.mark.parametrize("steps,action,message", [
-    ((), "deliver", "«Hazırdır»"),
-    (("verify",), "deliver", "«Hazırdır»"),
+    ((), "deliver", "«Hazırdır, təhvil verilməyi gözləyir»"),
+    (("verify",), "deliver", "«Hazırdır, təhvil verilməyi gözləyir»"),
     ((), "order", "«Yoxlanılıb»"),
     (("verify", "order", "ready", "deliver"), "refuse", "Təhvil verilib"),
 ])

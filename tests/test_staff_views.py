@@ -116,7 +116,7 @@ def test_steps_through_the_pages_plain_and_htmx(agent_client, session):
                                  headers={"HX-Request": "true"})
     page = _page(response)
     assert response.status_code == 200 and page.lstrip().startswith('<div id="application-panel"')
-    assert "showToast" in response.headers["HX-Trigger"] and "Sifariş edilib" in page
+    assert "showToast" in response.headers["HX-Trigger"] and "Şəhadətnamə sifariş edilib" in page
     session.expire_all()
     assert session.get(Application, application.id).status == S.ORDERED
 
@@ -125,7 +125,7 @@ def test_illegal_step_and_stale_version_get_clear_messages(agent_client, session
     application = submit(session)
     session.commit()
     response = agent_client.post(f"/staff/applications/{application.id}/deliver", data={"version": "1"})
-    assert response.status_code == 400 and "«Hazırdır»" in _page(response)
+    assert response.status_code == 400 and "«Hazırdır, təhvil verilməyi gözləyir»" in _page(response)
     agent_client.post(f"/staff/applications/{application.id}/verify", data={"version": "1"})
     response = agent_client.post(f"/staff/applications/{application.id}/order", data={"version": "1"})
     assert response.status_code == 409

@@ -28,14 +28,14 @@ def test_scanned_url_returns_reason_and_minimal_fields(client, session):
     application = notice.application
     assert body["notice"] == {
         "type": "duplicate",
-        "type_label": "Şəhadətnamənin dublikatının verilməsi",
+        "type_label": "Dublikat",
         "number": notice.number,
         "issue_date": body["notice"]["issue_date"],
         "insurer_name": application.insurer.full_name,
         "holder_initials": f"{application.surname[0]}. {application.name[0]}. {application.patronymic[0]}.",
         "masked_fin": application.fin[:2] + "****" + application.fin[-1],
         "application_status": "submitted",
-        "status_label": "Qəbul edilib",
+        "status_label": "Təsdiqlənib (icraya göndərilib)",
         "key_id": notice.key_id,
     }
     text = json.dumps(body, ensure_ascii=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
-from flask import render_template, request
+from flask import current_app, make_response, redirect, render_template, request
 from flask_wtf import FlaskForm
 
 from dost.extensions import db
@@ -23,12 +24,39 @@ def render(page: str, fragment: str | None = None, /, status: int = 200, **conte
 
 
 def attach_error(form: FlaskForm, error: DomainError) -> None:
-    """Show a domain error beside its field, or above the form when it concerns no single field."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)] if isinstance(field.errors, list) else [str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
+    """Show each domain error beside its field, or above the form when it concerns no single field."""
+    for item in getattr(error, "errors", None) or [error]:
+        field = getattr(form, item.field, None) if item.field else None
+        if field is not None:
+            field.errors = [*list(field.errors or []), str(item.message)]
+        else:
+            form.form_errors.append(str(item.message))
+
+
+def public_base_url() -> str:
+    """The official address printed in notices: configured, or the host the request came to."""
+    return current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+
+
+# A path on this site: one leading slash, then no second slash or backslash (browsers read "//host" and "/\\host"
+# as another site), and no control character or space (browsers drop tabs and newlines, turning "/\t/host" into
+# "//host"; a newline cannot go into a Location header at all).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
+
+
+def local_path(target: str | None, prefix: str = "/") -> str | None:
+    """The target if it is a path on this site (under prefix) to redirect to, else None: never an open redirect."""
+    target = target or ""
+    return target if _LOCAL_PATH.fullmatch(target) and target.startswith(prefix) else None
+
+
+def redirect_to(target: str):
+    """A redirect that also works for htmx requests (which need HX-Redirect to leave the page)."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
 
 
 def toast(response, message: str, level: str = "success"):

@@ -31,7 +31,7 @@ from dost.registries.interfaces import CertificateRecord, PersonRecord
 from dost.services import audit
 from dost.services.actors import Actor
 from dost.services.deadlines import deadlines_for
-from dost.services.errors import Conflict, DomainError, NotFound
+from dost.services.errors import Conflict, DomainError, MultipleErrors, NotFound
 from dost.timeutil import utcnow
 
 REASON_TYPES = {
@@ -94,14 +94,6 @@ def parse_identity(data: IdentityInput) -> tuple[DocumentType, str, str]:
     if errors:
         raise MultipleErrors(errors)
     return document_type, fin, ssn_raw
-
-
-class MultipleErrors(DomainError):
-    """Several fields are wrong at once; the form shows each beside its field."""
-
-    def __init__(self, errors: list[DomainError]):
-        super().__init__("invalid", errors[0].message, errors[0].field)
-        self.errors = errors
 
 
 def validate_person(
@@ -439,12 +431,26 @@ def supersede_earlier_notices(session: Session, application: Application) -> int
     return len(earlier)
 
 
-def notice_for_download(session: Session, actor: Actor, application_id: int) -> Notice:
-    """Bildirişi yüklə: the fixed bytes of a confirmed application's notice."""
-    application = get_for_insurer(session, actor, application_id)
-    if application.notice is None:
+@dataclass(frozen=True)
+class IssuedNotice:
+    number: str
+    pdf_sha256: str
+    pdf: bytes | None
+
+
+def notice_for_download(session: Session, actor: Actor, application_id: int, with_bytes: bool = True) -> IssuedNotice:
+    """Bildirişi yüklə: the fixed bytes of a confirmed application's notice, in one query."""
+    columns = [Notice.number, Notice.pdf_sha256] + ([Notice.pdf] if with_bytes else [])
+    row = session.execute(
+        select(*columns)
+        .join(Application, Notice.application_id == Application.id)
+        .where(Application.id == application_id, Application.insurer_id == actor.insurer_id)
+    ).first()
+    if row is None:
+        # Either not this insurer's (404) or a draft without a notice (a clear refusal).
+        application = get_for_insurer(session, actor, application_id)
         _require_status(application, ApplicationStatus.SUBMITTED, "notice")
-    return application.notice
+    return IssuedNotice(row.number, row.pdf_sha256, row.pdf if with_bytes else None)
 
 
 @dataclass
@@ -508,15 +514,21 @@ class RegistryPage:
     page: int
     pages: int
     certificate_status: dict[int, CertificateStatus]
+    notice_ids: dict[int, int]
 
 
 def registry_page(session: Session, actor: Actor, filters: RegistryFilters, page: int, page_size: int) -> RegistryPage:
     """One page of the registry, newest first, with the total count for the pager."""
-    query = registry_query(actor, filters)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    ids = registry_query(actor, filters).with_only_columns(Application.id)
+    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    rows = list(session.scalars(query.order_by(Application.id.desc()).offset((page - 1) * page_size).limit(page_size)))
+    # Deferred join: the page's ids come from the index alone, then only those rows are read.
+    page_ids = ids.order_by(Application.id.desc()).offset((page - 1) * page_size).limit(page_size).subquery()
+    rows = list(session.scalars(
+        select(Application).join(page_ids, Application.id == page_ids.c.id).order_by(Application.id.desc())
+    ))
+    row_ids = [row.id for row in rows]
     certificate_ids = {row.certificate_id for row in rows}
     statuses = {
         certificate_id: status
@@ -524,7 +536,14 @@ def registry_page(session: Session, actor: Actor, filters: RegistryFilters, page
             select(Certificate.id, Certificate.status).where(Certificate.id.in_(certificate_ids))
         )
     } if certificate_ids else {}
-    return RegistryPage(rows=rows, total=total, page=page, pages=pages, certificate_status=statuses)
+    notices = {
+        application_id: notice_id
+        for application_id, notice_id in session.execute(
+            select(Notice.application_id, Notice.id).where(Notice.application_id.in_(row_ids))
+        )
+    } if row_ids else {}
+    return RegistryPage(rows=rows, total=total, page=page, pages=pages, certificate_status=statuses,
+                        notice_ids=notices)
 
 
 def allowed_operations(application: Application) -> set[str]:

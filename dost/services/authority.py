@@ -59,6 +59,12 @@ class InsurerAccess:
 
 def access_for(session: Session, credential: Credential, insurer_id: int, on: date) -> InsurerAccess | None:
     """The credential's access to one insurer today, or None."""
+    if credential.seal_insurer_id == insurer_id and credential.seal_insurer is not None:
+        # Seal authority covers every service; no grant can add to it, so no query for them.
+        if not credential.in_force(on):
+            return None
+        return InsurerAccess(insurer=credential.seal_insurer, seal=True,
+                             services={service: SEAL_AUTHORITY for service in ServiceCode})
     for access in accesses_for(session, credential, on):
         if access.insurer.id == insurer_id:
             return access

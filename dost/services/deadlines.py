@@ -119,9 +119,14 @@ def reminder_day(calendar: Calendar, deadline: date) -> date:
     return calendar.previous_working_day(deadline)
 
 
-def public_holidays(year: int) -> list[tuple[date, str]]:
-    """Azerbaijan's public holidays of a year with their Azerbaijani names."""
-    return sorted(holidays.country_holidays("AZ", years=year, language="az").items())
+# The holidays package names Azerbaijan's holidays in Azerbaijani and English only; Russian readers get az.
+HOLIDAY_LANGUAGES = {"az": "az", "en": "en_US"}
+
+
+def public_holidays(year: int, locale: str = "az") -> list[tuple[date, str]]:
+    """Azerbaijan's public holidays of a year with their names (in English for an English reader)."""
+    language = HOLIDAY_LANGUAGES.get(locale, "az")
+    return sorted(holidays.country_holidays("AZ", years=year, language=language).items())
 
 
 def _require_admin(actor: Actor) -> None:

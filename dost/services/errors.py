@@ -15,6 +15,14 @@ class DomainError(Exception):
         self.field = field
 
 
+class MultipleErrors(DomainError):
+    """Several fields are wrong at once; the form shows each beside its field."""
+
+    def __init__(self, errors: list[DomainError]):
+        super().__init__("invalid", errors[0].message, errors[0].field)
+        self.errors = errors
+
+
 class NotFound(DomainError):
     """The object does not exist or is not visible to the actor (never tell which)."""
 

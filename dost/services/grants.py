@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from dost import validation
+from dost import i18n, validation
 from dost.models import ApiToken, AuditEvent, Credential, CredentialKind, Grant, Insurer, ServiceCode
 from dost.registries import registries_for
 from dost.services import audit
@@ -234,7 +234,7 @@ def create_grant(
         raise DomainError(
             "credential_expired",
             _l("Bu e-imzanın etibarlılıq müddəti %(date)s tarixində bitib; səlahiyyət vermək olmaz.",
-               date=credential.valid_until.strftime("%d.%m.%Y")),
+               date=i18n.Day(credential.valid_until)),
             identifier_field,
         )
 
@@ -255,8 +255,7 @@ def create_grant(
         if new_start <= other_end and other_start <= new_end:
             if submission and _submission_of(session, other) == submission:
                 return other
-            period = (_l("müddətsiz") if other.indefinite else
-                      f"{other_start.strftime('%d.%m.%Y')} – {other_end.strftime('%d.%m.%Y')}")
+            period = _l("müddətsiz") if other.indefinite else i18n.Period(other_start, other_end)
             raise DomainError(
                 "already_granted",
                 _l("Bu e-imzaya həmin xidmət üzrə səlahiyyət artıq verilib və qüvvədədir (%(period)s).",
@@ -314,7 +313,7 @@ def revoke_grant(session: Session, actor: Actor, grant_id: int) -> Grant:
         raise DomainError(
             "already_revoked",
             _l("Bu səlahiyyət artıq %(date)s tarixində ləğv edilib.",
-               date=local(grant.revoked_at).strftime("%d.%m.%Y") if grant.revoked_at else "-"),
+               date=i18n.Day(local(grant.revoked_at).date()) if grant.revoked_at else "-"),
         )
     audit.record(session, actor, "grant.revoked", "grant", grant.id, {
         "service": grant.service,

@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import segno
+from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
@@ -26,6 +28,9 @@ FONT_DIRECTORIES = [
     "/Library/Fonts",
 ]
 REGULAR, BOLD = "DejaVuSans", "DejaVuSans-Bold"
+QR_MASK = 4
+# Binary (not ASCII85) streams: smaller files and less pure-Python encoding work.
+rl_config.useA85 = 0
 
 # The notice is an official document in the state language, whatever the UI language.
 REASON_TEXT = {
@@ -57,16 +62,14 @@ def register_fonts() -> None:
 
 
 def _draw_qr(pdf: canvas.Canvas, url: str, x: float, y: float, size: float) -> None:
-    qr = segno.make(url, error="m", micro=False)
-    matrix = [list(row) for row in qr.matrix]
-    cells = len(matrix) + 8  # quiet zone of 4 modules on each side
-    module = size / cells
-    pdf.setFillColorRGB(0, 0, 0)
-    for row_index, row in enumerate(matrix):
-        for column_index, dark in enumerate(row):
-            if dark:
-                pdf.rect(x + (column_index + 4) * module, y + size - (row_index + 5) * module, module, module,
-                         stroke=0, fill=1)
+    # Any of the eight masks is a valid code; fixing one skips segno's pure-Python evaluation of all eight.
+    # boost_error=False keeps level M (as specified) instead of raising it when the data would fit.
+    qr = segno.make(url, error="m", micro=False, mask=QR_MASK, boost_error=False)
+    image = io.BytesIO()
+    qr.save(image, kind="png", scale=1, border=4)
+    image.seek(0)
+    # One module per pixel, scaled by the PDF: a single small image instead of hundreds of vector rectangles.
+    pdf.drawImage(ImageReader(image), x, y, size, size)
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import force_locale
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from dost import i18n
 from dost.models import Application, Notification
 from dost.services import audit
 from dost.services.actors import Actor
@@ -24,8 +24,7 @@ PAGE_SIZE = 20
 
 def render_text(message: object) -> str:
     """A lazy message as stored text, in Azerbaijani (the employer's language of record)."""
-    with force_locale("az"):
-        return str(message)
+    return i18n.record_text(i18n.freeze(message))
 
 
 def post(session: Session, application: Application, kind: str, message: object,
@@ -38,8 +37,11 @@ def post(session: Session, application: Application, kind: str, message: object,
         select(Notification.id).where(Notification.dedupe_key == dedupe_key)
     ) is not None:
         return None
+    # Stored as Azerbaijani text and as msgid + parameters, so each reader sees it in their own language.
+    key = i18n.freeze(message)
     item = Notification(insurer_id=application.insurer_id, application_id=application.id, kind=kind,
-                        message=render_text(message), created_at=utcnow(), dedupe_key=dedupe_key)
+                        message=i18n.record_text(key), message_key=key if isinstance(key, dict) else None,
+                        created_at=utcnow(), dedupe_key=dedupe_key)
     session.add(item)
     session.flush()
     return item

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from dost import validation
+from dost import i18n, labels, validation
 from dost.models import (
     Application,
     ApplicationStatus,
@@ -33,7 +33,6 @@ from dost.models import (
     AuditEvent,
     BackOffice,
     Centre,
-    Channel,
     FundOffice,
     Insurer,
     RefusalGround,
@@ -54,7 +53,7 @@ from dost.services.deadlines import (
     sla_state,
 )
 from dost.services.errors import Conflict, DomainError, Forbidden, NotFound
-from dost.timeutil import local, utcnow
+from dost.timeutil import utcnow
 
 S = ApplicationStatus
 
@@ -72,23 +71,12 @@ MAX_COMMENT = 2000
 MAX_BULK = 100
 PAGE_SIZE = 20
 
-STATUS_LABELS = {
-    S.DRAFT: _l("Qaralama"),
-    S.SUBMITTED: _l("Təsdiqlənib (göndərilib)"),
-    S.VERIFIED: _l("Yoxlanılıb"),
-    S.ORDERED: _l("Sifariş edilib"),
-    S.READY: _l("Hazırdır"),
-    S.DELIVERED: _l("Təhvil verilib"),
-    S.REFUSED: _l("İmtina"),
-}
+STATUS_LABELS = labels.APPLICATION_STATUS
 STATUS_ICONS = {S.DRAFT: "✎", S.SUBMITTED: "✉", S.VERIFIED: "✔", S.ORDERED: "⚙", S.READY: "📦",
                 S.DELIVERED: "✅", S.REFUSED: "✖"}
-TYPE_LABELS = {ApplicationType.CHANGE: _l("Dəyişdirilmə"), ApplicationType.DUPLICATE: _l("Dublikat")}
-GROUND_LABELS = {
-    RefusalGround.INCOMPLETE_DOCUMENTS: _l("Sənədlərin natamamlığı"),
-    RefusalGround.NO_LEGAL_BASIS: _l("Hüquqi əsası yoxdur"),
-}
-CHANNEL_LABELS = {Channel.ONLINE: _l("Onlayn (e-imza ilə)"), Channel.WALK_IN: _l("DOST mərkəzində")}
+TYPE_LABELS = labels.APPLICATION_TYPE
+GROUND_LABELS = labels.REFUSAL_GROUND
+CHANNEL_LABELS = labels.CHANNEL
 SLA_LABELS = {
     SLA_ON_TRACK: _l("Vaxtında"),
     SLA_DUE_SOON: _l("1 iş günü ərzində bitir"),
@@ -106,7 +94,7 @@ BACK_OFFICE_LABELS = {
     BackOffice.DMX: "02 - DMX",
     BackOffice.DEMX: "03 - DƏMX",
     BackOffice.DTSERX: "04 - DTSERX",
-    BackOffice.DOST_AGENCY: "05 - DOST Agentliyi",
+    BackOffice.DOST_AGENCY: _l("05 - DOST Agentliyi"),
     BackOffice.EESMN: "06 - ƏƏSMN",
 }
 
@@ -318,7 +306,7 @@ def _conflict(session: Session, application_id: int) -> Conflict:
         .order_by(ApplicationStatusChange.id.desc()).limit(1)
     ).first()
     who = last.actor_label if last else _l("başqa istifadəçi")
-    when = local(last.at).strftime("%d.%m.%Y %H:%M") if last else ""
+    when = i18n.Day(last.at) if last else ""
     return Conflict(
         "stale",
         _l("Müraciət artıq %(who)s tərəfindən dəyişdirilib (%(when)s). Səhifəni yeniləyin və yenidən cəhd edin.",
@@ -367,9 +355,12 @@ def _claim(session: Session, application: Application, version: int, target: App
 
 
 def _record(session: Session, actor: Actor, application: Application, source: ApplicationStatus, action: str,
-            now: datetime, note: str | None, changes: dict | None = None) -> None:
+            now: datetime, note: object | None, changes: dict | None = None) -> None:
+    # The note is kept as Azerbaijani text and as msgid + parameters, shown in each reader's language.
+    key = i18n.freeze(note)
     session.add(ApplicationStatusChange(application=application, status=application.status, at=now,
-                                        actor_label=actor.label, note=note))
+                                        actor_label=actor.label, note=None if note is None else i18n.record_text(key),
+                                        note_key=key if isinstance(key, dict) else None))
     audit.record(session, actor, f"application.{action}", "application", application.id,
                  {"status": [source, application.status], "version": application.version, **(changes or {})},
                  insurer_id=application.insurer_id)
@@ -448,7 +439,7 @@ def verify(session: Session, actor: Actor, application_id: int, version: int | N
                  insurer_id=application.insurer_id)
     if source is not None:
         results = (EMPLOYMENT_RESULTS[employment], CERTIFICATE_RESULTS[certificate])
-        note = " ".join(notifications.render_text(text) for text in results)
+        note = _l("%(employment)s %(certificate)s", employment=results[0], certificate=results[1])
         _record(session, actor, application, source, "verified", now, note)
         _notify_status(session, application)
     session.flush()
@@ -465,7 +456,7 @@ def order(session: Session, actor: Actor, application_id: int, version: int | No
     application.new_certificate_id = ordered.certificate_id
     session.flush()
     _record(session, actor, application, source, "ordered", now,
-            notifications.render_text(_l("Yeni şəhadətnamə sifariş edildi (SSN %(ssn)s).", ssn=ordered.ssn)),
+            _l("Yeni şəhadətnamə sifariş edildi (SSN %(ssn)s).", ssn=ordered.ssn),
             {"new_certificate_id": ordered.certificate_id})
     _notify_status(session, application)
     session.flush()
@@ -480,7 +471,7 @@ def mark_ready(session: Session, actor: Actor, application_id: int, version: int
     centre = centre_of(session, application)
     centre_name = centre.name if centre else ""
     _record(session, actor, application, source, "ready", now,
-            notifications.render_text(_l("Şəhadətnamə hazırlanıb: %(centre)s.", centre=centre_name)))
+            _l("Şəhadətnamə hazırlanıb: %(centre)s.", centre=centre_name))
     notifications.post(
         session, application, notifications.KIND_READY,
         _l("Müraciət № %(number)s (%(person)s): şəhadətnamə hazırdır və %(centre)s tərəfindən təhvil verilə bilər.",
@@ -502,7 +493,7 @@ def deliver(session: Session, actor: Actor, application_id: int, version: int | 
                                                             application.new_certificate_id)
     applications.supersede_earlier_notices(session, application)
     _record(session, actor, application, source, "delivered", now,
-            notifications.render_text(_l("Şəhadətnamə təhvil verildi; əvvəlki şəhadətnamə əvəz olundu.")),
+            _l("Şəhadətnamə təhvil verildi; əvvəlki şəhadətnamə əvəz olundu."),
             {"replaced_certificate_id": application.certificate_id,
              "active_certificate_id": application.new_certificate_id})
     _notify_status(session, application)
@@ -531,13 +522,13 @@ def refuse(session: Session, actor: Actor, application_id: int, version: int | N
                     refusal_comment=comment or None, completed_at=now, open_key=None)
     ground_label = GROUND_LABELS[refusal_ground]
     _record(session, actor, application, source, "refused", now,
-            f"{notifications.render_text(ground_label)}{': ' + comment if comment else ''}",
+            _l("%(ground)s: %(comment)s", ground=ground_label, comment=comment) if comment else ground_label,
             {"refusal_ground": refusal_ground, "refusal_comment": comment})
     message = _l("Müraciət № %(number)s (%(person)s) üzrə imtina edildi. İmtina əsası: %(ground)s.",
                  number=_number(application),
                  person=f"{application.surname} {application.name} {application.patronymic}", ground=ground_label)
     if comment:
-        message = _l("%(message)s Şərh: %(comment)s", message=notifications.render_text(message), comment=comment)
+        message = _l("%(message)s Şərh: %(comment)s", message=message, comment=comment)
     notifications.post(session, application, notifications.KIND_REFUSED, message)
     session.flush()
     return application
@@ -649,7 +640,7 @@ def sweep(session: Session, on: date) -> SweepResult:
                "çatır. Cari status: «%(status)s».",
                number=_number(application),
                person=f"{application.surname} {application.name} {application.patronymic}",
-               deadline=deadline.strftime("%d.%m.%Y"), status=STATUS_LABELS[application.status]),
+               deadline=i18n.Day(deadline), status=STATUS_LABELS[application.status]),
             dedupe_key=f"deadline-reminder:{application.id}:{deadline.isoformat()}",
         )
         if posted is None:

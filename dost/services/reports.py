@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from dost import i18n
 from dost.models import Application, ApplicationStatus, Centre, Insurer, RefusalGround, ServiceCode
 from dost.services import processing
 from dost.services.actors import Actor
@@ -230,7 +231,7 @@ class Chart:
     top: int
     plot_height: int
     bars: list[Bar]
-    labels: list[tuple[float, str]]
+    labels: list[tuple[float, i18n.DayMonth]]
     ticks: list[tuple[float, int]]
 
 
@@ -243,7 +244,7 @@ def throughput_chart(weeks: list[Week], width: int = 760, height: int = 260) -> 
     slot = plot_width / max(1, len(weeks))
     bar_width = max(2.0, slot * 0.36)
     bars: list[Bar] = []
-    labels: list[tuple[float, str]] = []
+    labels: list[tuple[float, i18n.DayMonth]] = []
     every = max(1, math.ceil(len(weeks) / 12))
     for index, week in enumerate(weeks):
         x = left + index * slot + slot * 0.12
@@ -252,7 +253,7 @@ def throughput_chart(weeks: list[Week], width: int = 760, height: int = 260) -> 
             bars.append(Bar(round(x + offset * bar_width, 1), round(top + plot_height - bar_height, 1),
                             round(bar_width, 1), round(bar_height, 1), value, kind))
         if index % every == 0:
-            labels.append((round(left + index * slot + slot / 2, 1), week.start.strftime("%d.%m")))
+            labels.append((round(left + index * slot + slot / 2, 1), i18n.DayMonth(week.start)))
     ticks = sorted({0, math.ceil(peak / 2), peak})
     tick_rows = [(round(top + plot_height - plot_height * tick / peak, 1), tick) for tick in ticks]
     return Chart(width, height, left, top, plot_height, bars, labels, tick_rows)

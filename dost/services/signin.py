@@ -8,7 +8,7 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from dost import validation
+from dost import i18n, validation
 from dost.models import Credential, CredentialKind
 from dost.registries import registries_for
 from dost.registries.interfaces import AsanChallenge, SignatureError
@@ -106,7 +106,7 @@ def _check_in_force(session: Session, credential_id: int, on: date, field: str) 
         raise DomainError(
             "credential_expired",
             _l("E-imzanın etibarlılıq müddəti %(date)s tarixində bitib. Yeni sertifikat əldə edin.",
-               date=credential.valid_until.strftime("%d.%m.%Y")),
+               date=i18n.Day(credential.valid_until)),
             field,
         )
 

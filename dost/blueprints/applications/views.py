@@ -25,49 +25,31 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
+from dost import labels
 from dost.auth import employer_required
-from dost.blueprints.common import commit, is_htmx, render, toast
+from dost.blueprints.common import attach_error, commit, is_htmx, public_base_url, render
 from dost.extensions import db
 from dost.models import (
     ApplicationReason,
     ApplicationStatus,
-    ApplicationType,
-    CertificateStatus,
     CredentialKind,
     DocumentType,
     ServiceCode,
 )
 from dost.services import applications as service
-from dost.services import audit, signin
+from dost.services import audit, signin, verification
 from dost.services.errors import DomainError
 from dost.timeutil import today, utcnow
+from dost.validation import parse_id
 
 bp = Blueprint("applications", __name__, url_prefix="/ssh")
 
 STEPS = ("dsmf", "identity", "reason", "sign")
-REASON_LABELS = {
-    ApplicationReason.DOCUMENT_CHANGED: _l("Şəxsiyyəti təsdiq edən sənəddəki dəyişiklik"),
-    ApplicationReason.LOST: _l("Dövlət sosial sığorta şəhadətnaməsinin itirilməsi"),
-    ApplicationReason.DATA_ERROR: _l(
-        "Dövlət sosial sığorta şəhadətnaməsində yazılan məlumatlarda yanlışlıq və ya səhv aşkar edilməsi"),
-    ApplicationReason.DAMAGED: _l("Dövlət sosial sığorta şəhadətnaməsinin yararsız hala düşməsi"),
-}
-TYPE_LABELS = {ApplicationType.CHANGE: _l("Dəyişdirilmə"), ApplicationType.DUPLICATE: _l("Dublikat")}
-STATUS_LABELS = {
-    ApplicationStatus.DRAFT: _l("Qaralama"),
-    ApplicationStatus.SUBMITTED: _l("Təsdiqlənib (icraya göndərilib)"),
-    ApplicationStatus.VERIFIED: _l("Yoxlanılıb"),
-    ApplicationStatus.ORDERED: _l("Şəhadətnamə sifariş edilib"),
-    ApplicationStatus.READY: _l("Hazırdır, təhvil verilməyi gözləyir"),
-    ApplicationStatus.DELIVERED: _l("Təhvil verilib"),
-    ApplicationStatus.REFUSED: _l("İmtina edilib"),
-}
-CERTIFICATE_STATUS_LABELS = {
-    CertificateStatus.ACTIVE: _l("Qüvvədədir"),
-    CertificateStatus.REPLACED: _l("Əvəz edilib"),
-    CertificateStatus.ORDERED: _l("Sifariş edilib"),
-}
-DOCUMENT_LABELS = {DocumentType.ID_CARD: _l("DİN"), DocumentType.MIGRATION: _l("Miqrasiya sənədi")}
+REASON_LABELS = labels.APPLICATION_REASON
+TYPE_LABELS = labels.APPLICATION_TYPE
+STATUS_LABELS = labels.APPLICATION_STATUS
+CERTIFICATE_STATUS_LABELS = labels.CERTIFICATE_STATUS
+DOCUMENT_LABELS = labels.DOCUMENT_TYPE
 
 
 class WizardForm(FlaskForm):
@@ -89,20 +71,6 @@ class WizardForm(FlaskForm):
 
 def _identity(form: WizardForm) -> service.IdentityInput:
     return service.IdentityInput(form.document_type.data or "", form.fin.data or "", form.ssn.data or "")
-
-
-def _attach(form: WizardForm, error: DomainError) -> None:
-    errors = error.errors if isinstance(error, service.MultipleErrors) else [error]
-    for item in errors:
-        field = getattr(form, item.field, None) if item.field else None
-        if field is not None:
-            field.errors = [*list(field.errors or []), str(item.message)]
-        else:
-            form.form_errors.append(str(item.message))
-
-
-def _base_url() -> str:
-    return current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
 
 
 def _wizard(form: WizardForm, lookup: service.PersonLookup | None = None, status: int = 200, **extra):
@@ -139,16 +107,22 @@ def edit(application_id: int):
     if application.status != ApplicationStatus.DRAFT:
         flash(_("Təsdiqlənmiş müraciəti dəyişmək olmaz."), "error")
         return redirect(url_for("applications.detail", application_id=application_id))
+    form = _form_from_draft(application, "identity")
+    lookup = _try_lookup(form, show_errors=True)
+    return _wizard(form, lookup)
+
+
+def _form_from_draft(application, step: str) -> WizardForm:
+    """The wizard filled from a saved draft, at the given step."""
     form = WizardForm(formdata=None)
-    form.step.data = "identity"
+    form.step.data = step
     form.application_id.data = str(application.id)
     form.submission_key.data = secrets.token_urlsafe(32)
     form.document_type.data = application.document_type.value
     form.fin.data = application.fin
     form.ssn.data = application.ssn
     form.reason.data = application.reason.value if application.reason else None
-    lookup = _try_lookup(form, show_errors=True)
-    return _wizard(form, lookup)
+    return form
 
 
 def _try_lookup(form: WizardForm, show_errors: bool) -> service.PersonLookup | None:
@@ -156,13 +130,12 @@ def _try_lookup(form: WizardForm, show_errors: bool) -> service.PersonLookup | N
         return service.validate_person(db.session, g.actor.insurer_id, _identity(form), today())
     except DomainError as error:
         if show_errors:
-            _attach(form, error)
+            attach_error(form, error)
         return None
 
 
 def _draft_id(form: WizardForm) -> int | None:
-    value = form.application_id.data or ""
-    return int(value) if value.isdigit() else None
+    return parse_id(form.application_id.data)
 
 
 @bp.post("/wizard")
@@ -199,7 +172,7 @@ def _save(form: WizardForm):
         service.save_draft(db.session, g.actor, _identity(form), form.reason.data or None, today(), _draft_id(form))
     except DomainError as error:
         db.session.rollback()
-        _attach(form, error)
+        attach_error(form, error)
         if any(getattr(form, name).errors for name in ("fin", "ssn", "document_type")):
             form.step.data = "identity"
         return _wizard(form, _try_lookup(form, show_errors=False), status=400)
@@ -214,7 +187,7 @@ def _to_signing(form: WizardForm):
     try:
         service.parse_reason(form.reason.data)
     except DomainError as error:
-        _attach(form, error)
+        attach_error(form, error)
     if lookup is None or form.reason.errors:
         form.step.data = "reason" if lookup is not None else "identity"
         return _wizard(form, lookup, status=400)
@@ -228,9 +201,9 @@ def _confirm_from_form(form: WizardForm) -> service.ConfirmResult:
         draft = service.get_for_insurer(db.session, g.actor, draft_id)
         if draft.status == ApplicationStatus.DRAFT:
             service.save_draft(db.session, g.actor, _identity(form), form.reason.data or None, today(), draft_id)
-        return service.confirm_draft(db.session, g.actor, draft_id, today(), _base_url())
+        return service.confirm_draft(db.session, g.actor, draft_id, today(), public_base_url())
     return service.confirm_new(db.session, g.actor, _identity(form), form.reason.data or None, today(),
-                               form.submission_key.data or secrets.token_urlsafe(32), _base_url())
+                               form.submission_key.data or secrets.token_urlsafe(32), public_base_url())
 
 
 def _sign(form: WizardForm):
@@ -253,7 +226,7 @@ def _sign(form: WizardForm):
         result = _confirm_from_form(form)
     except DomainError as error:
         db.session.rollback()
-        _attach(form, error)
+        attach_error(form, error)
         form.pin.data = ""
         if error.field in ("fin", "ssn", "document_type"):
             form.step.data = "identity"
@@ -272,11 +245,13 @@ def _confirmed(result: service.ConfirmResult):
 
 
 def _redirect_with_toast(target: str, message: str):
+    """Go to another page with the message flashed there. htmx gets HX-Redirect (a full page load): HX-Location
+    would fetch the target as an htmx request, and REYESTR answers those with its fragment only."""
+    flash(message, "success")
     if is_htmx():
         response = make_response("", 204)
-        response.headers["HX-Location"] = target
-        return toast(response, message)
-    flash(message, "success")
+        response.headers["HX-Redirect"] = target
+        return response
     return redirect(target)
 
 
@@ -316,18 +291,11 @@ def sign_draft(application_id: int):
     if application.status != ApplicationStatus.DRAFT:
         flash(_("Bu müraciət artıq təsdiqlənib."), "info")
         return redirect(url_for("applications.detail", application_id=application_id))
-    form = WizardForm(formdata=None)
-    form.application_id.data = str(application.id)
-    form.submission_key.data = secrets.token_urlsafe(32)
-    form.document_type.data = application.document_type.value
-    form.fin.data = application.fin
-    form.ssn.data = application.ssn
-    form.reason.data = application.reason.value if application.reason else None
+    form = _form_from_draft(application, "sign")
     if application.reason is None:
         form.step.data = "reason"
         form.reason.errors = [_("Müraciətin səbəbini seçin.")]
         return _wizard(form, _try_lookup(form, show_errors=False), status=400)
-    form.step.data = "sign"
     return _wizard(form, _try_lookup(form, show_errors=True))
 
 
@@ -358,7 +326,7 @@ def _registry_context():
     filters = _filters()
     page_number = request.args.get("page", "1")
     page = service.registry_page(db.session, g.actor, filters,
-                                 int(page_number) if page_number.isdigit() else 1,
+                                 parse_id(page_number) or 1,
                                  current_app.config["REGISTRY_PAGE_SIZE"])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     selected = request.args.get("selected", "")
@@ -366,23 +334,19 @@ def _registry_context():
         "filters": filters,
         "page": page,
         "query_args": args,
-        "selected": int(selected) if selected.isdigit() else None,
+        "selected": parse_id(selected),
         "type_labels": TYPE_LABELS,
         "status_labels": STATUS_LABELS,
         "certificate_status_labels": CERTIFICATE_STATUS_LABELS,
         "allowed": service.allowed_operations,
-        "check_counts": _check_counts(page.rows),
+        "check_counts": _check_counts(list(page.notice_ids.values())),
         "show_search": request.args.get("search") == "1" or filters.active(),
     }
 
 
-def _check_counts(rows) -> dict[int, int]:
-    try:
-        from dost.services.verification import checks_count
-    except ImportError:
-        return {}
-    notice_ids = [row.notice.id for row in rows if row.registration_number and row.notice is not None]
-    return checks_count(db.session, notice_ids) if notice_ids else {}
+def _check_counts(notice_ids: list[int]) -> dict[int, int]:
+    """How many times each notice was checked by verifiers."""
+    return verification.checks_count(db.session, notice_ids) if notice_ids else {}
 
 
 @bp.get("/")
@@ -396,8 +360,8 @@ def registry():
 @employer_required(ServiceCode.SSN_CERTIFICATE)
 def operations():
     """The ƏMƏLİYYATLAR bar for the selected row (operations that do not apply are disabled)."""
-    selected = request.args.get("selected", "")
-    application = (service.get_for_insurer(db.session, g.actor, int(selected)) if selected.isdigit() else None)
+    selected = parse_id(request.args.get("selected"))
+    application = service.get_for_insurer(db.session, g.actor, selected) if selected is not None else None
     return render("applications/_operations.html", "applications/_operations.html", application=application,
                   allowed=service.allowed_operations(application) if application else set())
 
@@ -412,11 +376,11 @@ def run_operation():
     operation = request.form.get("operation", "")
     if operation == "search":
         return redirect(url_for("applications.registry", search="1"))
-    selected = request.form.get("selected", "")
-    if not selected.isdigit():
+    selected = parse_id(request.form.get("selected"))
+    if selected is None:
         flash(_("Əvvəlcə reyestrdən müraciəti seçin."), "error")
         return redirect(url_for("applications.registry"))
-    application = service.get_for_insurer(db.session, g.actor, int(selected))
+    application = service.get_for_insurer(db.session, g.actor, selected)
     if operation not in service.allowed_operations(application):
         flash(_("Bu əməliyyat seçilmiş müraciət üçün mümkün deyil."), "error")
         return redirect(url_for("applications.registry", selected=application.id))
@@ -437,7 +401,7 @@ def detail(application_id: int):
     application = service.get_for_insurer(db.session, g.actor, application_id)
     person = application.person
     events = audit.events_for(db.session, "application", application.id)
-    counts = _check_counts([application])
+    counts = _check_counts([application.notice.id] if application.notice else [])
     return render("applications/detail.html", application=application, person=person, events=events,
                   type_labels=TYPE_LABELS, status_labels=STATUS_LABELS, reason_labels=REASON_LABELS,
                   document_labels=DOCUMENT_LABELS, certificate_status_labels=CERTIFICATE_STATUS_LABELS,
@@ -449,13 +413,21 @@ def detail(application_id: int):
 @employer_required(ServiceCode.SSN_CERTIFICATE)
 def notice(application_id: int):
     """Bildirişi yüklə: the issued PDF, byte-identical on every download."""
+    # A browser that already has this notice gets 304 without the bytes being read.
+    with_bytes = not request.if_none_match
     try:
-        issued = service.notice_for_download(db.session, g.actor, application_id)
+        issued = service.notice_for_download(db.session, g.actor, application_id, with_bytes=with_bytes)
     except DomainError as error:
         if error.status_code == 404:
             raise
         flash(str(error.message), "error")
         return redirect(url_for("applications.registry", selected=application_id))
+    if issued.pdf_sha256 in request.if_none_match:
+        response = make_response("", 304)
+        response.set_etag(issued.pdf_sha256)
+        return response
+    if issued.pdf is None:
+        issued = service.notice_for_download(db.session, g.actor, application_id)
     response = make_response(issued.pdf)
     response.headers["Content-Type"] = "application/pdf"
     ascii_name = f"bildiris-{issued.number}.pdf"

@@ -10,14 +10,16 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 
 from dost.auth import EmployerPrincipal, end_session, start_session
-from dost.blueprints.common import attach_error, commit, render
+from dost.blueprints.common import attach_error, commit, redirect_to, render
 from dost.extensions import db, limiter
+from dost.i18n import format_day
 from dost.models import Credential
 from dost.registries import registries_for
 from dost.services import signin
 from dost.services.authority import access_for, accesses_for, grant_effective_end, grant_ends_soon
 from dost.services.errors import DomainError
 from dost.timeutil import today, utcnow
+from dost.validation import parse_id
 
 bp = Blueprint("auth", __name__)
 
@@ -146,14 +148,6 @@ def asan_status(token: str):
                   timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
 
 
-def _redirect(target: str):
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
-
-
 def _finish(result: signin.SignInResult, method: str):
     """Sign in to the single insurer, or ask which one."""
     if len(result.accesses) == 1:
@@ -161,12 +155,12 @@ def _finish(result: signin.SignInResult, method: str):
         signin.record_sign_in(db.session, result.credential, access, method)
         commit()
         _open_session(result.credential, access)
-        return _redirect(url_for("employer.insurer"))
+        return redirect_to(url_for("employer.insurer"))
     commit()
     session.clear()
     session["pending_credential"] = result.credential.id
     session["pending_method"] = method
-    return _redirect(url_for("auth.choose_insurer"))
+    return redirect_to(url_for("auth.choose_insurer"))
 
 
 def _open_session(credential: Credential, access) -> None:
@@ -174,7 +168,7 @@ def _open_session(credential: Credential, access) -> None:
     for grant in access.grants:
         if grant_ends_soon(grant, today()):
             flash(_("Sizə verilmiş səlahiyyətin müddəti %(date)s tarixində bitir.",
-                    date=grant_effective_end(grant).strftime("%d.%m.%Y")), "warning")
+                    date=format_day(grant_effective_end(grant))), "warning")
 
 
 @bp.route("/sign-in/insurer", methods=["GET", "POST"])
@@ -187,8 +181,8 @@ def choose_insurer():
     accesses = accesses_for(db.session, credential, today())
     if request.method == "POST":
         form = FlaskForm()
-        chosen = request.form.get("insurer_id", "")
-        access = access_for(db.session, credential, int(chosen), today()) if chosen.isdigit() else None
+        chosen = parse_id(request.form.get("insurer_id"))
+        access = access_for(db.session, credential, chosen, today()) if chosen is not None else None
         if form.validate() and access is not None:
             signin.record_sign_in(db.session, credential, access, session.get("pending_method", "card"))
             commit()

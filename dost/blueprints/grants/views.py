@@ -16,7 +16,7 @@ from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringFi
 
 from dost import validation
 from dost.auth import employer_required
-from dost.blueprints.common import commit, is_htmx, render, toast
+from dost.blueprints.common import attach_error, commit, is_htmx, render, toast
 from dost.extensions import db
 from dost.models import CredentialKind
 from dost.services import grants as grant_service
@@ -115,14 +115,6 @@ def _wizard(form: GrantWizardForm, step: int, status: int = 200):
     )
 
 
-def _attach(form: GrantWizardForm, error: DomainError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*list(field.errors or []), str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
-
-
 @bp.get("/")
 @employer_required(seal=True)
 def index():
@@ -148,14 +140,14 @@ def wizard():
         try:
             grant_service.parse_service(form.service.data)
         except DomainError as error:
-            _attach(form, error)
+            attach_error(form, error)
             return _wizard(form, 1, status=400)
         return _wizard(form, 2)
     if action == "next" and step == 2:
         try:
             grant_service.parse_kind(form.kind.data)
         except DomainError as error:
-            _attach(form, error)
+            attach_error(form, error)
             return _wizard(form, 2, status=400)
         return _wizard(form, 3)
     if action == "confirm" and step == 3:
@@ -192,7 +184,7 @@ def _confirm(form: GrantWizardForm):
         abort(403)
     except DomainError as error:
         db.session.rollback()
-        _attach(form, error)
+        attach_error(form, error)
         back_to = {"service": 1, "kind": 2}.get(error.field or "", 3)
         return _wizard(form, back_to, status=400)
     commit()
@@ -221,7 +213,7 @@ def _registry_context(filter_name: str):
         "filter_labels": FILTER_LABELS,
         "state_labels": STATE_LABELS,
         "service_labels": grant_service.SERVICE_LABELS,
-        "new_id": int(new) if new.isdigit() else None,
+        "new_id": validation.parse_id(new),
         "today": today(),
     }
 

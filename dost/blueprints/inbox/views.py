@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, make_response, redirect, request, url_for
-from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from dost.auth import employer_required
@@ -66,7 +66,8 @@ def read_all():
     """Mark every message read."""
     count = notifications.mark_all_read(db.session, g.actor)
     commit()
-    message = _("%(count)d bildiriş oxunmuş kimi qeyd edildi.", count=count)
+    message = ngettext("%(num)d bildiriş oxunmuş kimi qeyd edildi.", "%(num)d bildiriş oxunmuş kimi qeyd edildi.",
+                       count)
     if is_htmx():
         inbox, unread_only = _page()
         body, status = render("inbox/index.html", "inbox/_list.html", inbox=inbox, unread_only=unread_only,

@@ -6,21 +6,24 @@ from pathlib import Path
 
 import markdown
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import text
 
-from dost.blueprints.common import render
+from dost.blueprints.common import local_path, render
 from dost.extensions import db, limiter
+from dost.web import LOCALE_COOKIE
 
 bp = Blueprint("pages", __name__)
 
 DOCS = {
-    "manual": ("manual.md", "İstifadə Təlimatı"),
-    "regulation": ("regulation.md", "Reqlament"),
+    "manual": ("manual.md", _l("İstifadə Təlimatı")),
+    "regulation": ("regulation.md", _l("Reqlament")),
 }
+# The anonymous visitor's choice, for a year; a signed-in user's choice is stored on the account.
+LOCALE_COOKIE_AGE = 365 * 24 * 3600
 
 
 def _render_doc(name: str):
@@ -28,7 +31,7 @@ def _render_doc(name: str):
     path = Path(current_app.root_path) / "docs" / filename
     html = markdown.markdown(path.read_text(encoding="utf-8"), extensions=["tables", "toc"])
     # The documents are project files, not user input.
-    return render("pages/doc.html", title=_(title), body=Markup(html))  # noqa: S704
+    return render("pages/doc.html", title=str(title), body=Markup(html))  # noqa: S704
 
 
 @bp.get("/manual")
@@ -45,20 +48,21 @@ def regulation():
 
 @bp.post("/language")
 def language():
-    """Remember the chosen language for this browser (and for staff, on the account)."""
+    """Remember the chosen language: in the session, in a cookie of this browser, and on the signed-in
+    user's account (employer credential or staff user), which sign-in applies again next time."""
     form = FlaskForm()
     chosen = request.form.get("locale", "")
     if not form.validate() or chosen not in current_app.config["LANGUAGES"]:
         abort(400)
     session["locale"] = chosen
-    if current_user.is_authenticated and current_user.kind == "staff":
-        current_user.user.locale = chosen
+    if current_user.is_authenticated and current_user.locale != chosen:
+        current_user.locale = chosen
         db.session.commit()
-    target = request.form.get("next", "")
     # Only same-site paths: never an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("auth.index")
-    return redirect(target)
+    response = redirect(local_path(request.form.get("next")) or url_for("auth.index"))
+    response.set_cookie(LOCALE_COOKIE, chosen, max_age=LOCALE_COOKIE_AGE, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
 
 
 @bp.get("/healthz")
@@ -78,3 +82,6 @@ def readyz():
         db.session.rollback()
         return jsonify(status="unavailable"), 503
     return jsonify(status="ready")
+
+
+from dost.blueprints.pages import walkthrough  # noqa: E402,F401  (the Video təlimat route joins bp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
@@ -14,10 +15,12 @@ from dost.blueprints.common import attach_error, commit, render
 from dost.blueprints.staff.forms import ActionForm, NewStaffForm, NonWorkingDayForm, SettingsForm, parse_date, parse_int
 from dost.blueprints.staff.views import bp
 from dost.extensions import db
+from dost.i18n import format_day
 from dost.models import Centre, NonWorkingDay, ServiceCode, StaffRole
 from dost.services import deadlines, staff_auth
 from dost.services.errors import DomainError, NotFound
 from dost.timeutil import as_utc, today, utcnow
+from dost.validation import parse_id
 
 ADMIN = StaffRole.ADMIN
 
@@ -55,7 +58,7 @@ def admin_create_user():
     data = staff_auth.NewStaff(
         username=form.username.data, full_name=form.full_name.data, role=form.role.data,
         password=form.password.data,
-        centre_id=int(form.centre_id.data) if (form.centre_id.data or "").isdigit() else None,
+        centre_id=parse_id(form.centre_id.data),
         back_office=form.back_office.data or None, region=form.region.data or None,
     )
     try:
@@ -136,7 +139,7 @@ def _calendar_page(form: NonWorkingDayForm | None = None, status: int = 200):
     ))
     return render("staff/admin/calendar.html", "staff/admin/_calendar_form.html", status=status,
                   form=form or NonWorkingDayForm(formdata=None), year=year, extra=extra,
-                  public=deadlines.public_holidays(year), delete_form=ActionForm(formdata=None))
+                  public=deadlines.public_holidays(year, str(get_locale())), delete_form=ActionForm(formdata=None))
 
 
 @bp.get("/admin/calendar")
@@ -161,7 +164,7 @@ def admin_add_day():
         attach_error(form, error)
         return _calendar_page(form, status=400)
     commit()
-    flash(_("%(day)s qeyri-iş günü kimi əlavə edildi.", day=day.strftime("%d.%m.%Y")), "success")
+    flash(_("%(day)s qeyri-iş günü kimi əlavə edildi.", day=format_day(day)), "success")
     return redirect(url_for("staff.admin_calendar", year=day.year))
 
 

@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, PasswordField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 
-from dost.models import ApplicationReason, BackOffice, DocumentType, StaffRole
+from dost import labels
+from dost.models import BackOffice, StaffRole
 from dost.services import processing
 from dost.services.deadlines import SLA_DUE_SOON, SLA_ON_TRACK, SLA_OVERDUE
 
@@ -158,14 +159,8 @@ def parse_version(text: str | None) -> int | None:
     return int(text) if re.fullmatch(r"\d{1,9}", text) else None
 
 
-REASON_LABELS = {
-    ApplicationReason.DOCUMENT_CHANGED: _l("Şəxsiyyəti təsdiq edən sənəddəki dəyişiklik"),
-    ApplicationReason.LOST: _l("Dövlət sosial sığorta şəhadətnaməsinin itirilməsi"),
-    ApplicationReason.DATA_ERROR: _l(
-        "Dövlət sosial sığorta şəhadətnaməsində yazılan məlumatlarda yanlışlıq və ya səhv aşkar edilməsi"),
-    ApplicationReason.DAMAGED: _l("Dövlət sosial sığorta şəhadətnaməsinin yararsız hala düşməsi"),
-}
-DOCUMENT_LABELS = {DocumentType.ID_CARD: _l("DİN"), DocumentType.MIGRATION: _l("Miqrasiya sənədi")}
+REASON_LABELS = labels.APPLICATION_REASON
+DOCUMENT_LABELS = labels.DOCUMENT_TYPE
 IN_PERSON = "in_person"
 REPRESENTATIVE = "representative"
 

@@ -16,6 +16,7 @@ from dost.extensions import db
 from dost.services import processing, reports
 from dost.services.errors import DomainError
 from dost.timeutil import today
+from dost.validation import parse_id
 
 DEFAULT_WEEKS = 12
 
@@ -33,7 +34,7 @@ def _build():
     group_by = form.group_by.data if form.group_by.data in (reports.GROUP_CENTRE, reports.GROUP_BACK_OFFICE) \
         else reports.GROUP_CENTRE
     form.group_by.data = group_by
-    centre_id = int(form.centre_id.data) if (form.centre_id.data or "").isdigit() else None
+    centre_id = parse_id(form.centre_id.data)
     if form.start.errors or form.end.errors:
         return form, None
     try:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from dost.auth import StaffPrincipal, end_session, staff_required, start_session
-from dost.blueprints.common import attach_error, commit, is_htmx, render, toast
+from dost.blueprints.common import attach_error, commit, is_htmx, local_path, redirect_to, render, toast
 from dost.blueprints.staff.forms import ActionForm, QueueFilterForm, RefuseForm, SignInForm, parse_version
 from dost.extensions import db, limiter
 from dost.models import Application, StaffRole
 from dost.services import processing, staff_auth
 from dost.services.errors import DomainError, NotFound
 from dost.timeutil import today, utcnow
+from dost.validation import parse_id
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -43,18 +44,9 @@ def _sign_in_limit() -> str:
     return current_app.config["SIGN_IN_RATE_LIMIT"]
 
 
-def _redirect(target: str):
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
-
-
 def _safe_next() -> str | None:
-    target = request.args.get("next") or ""
     # Only this area's own paths: never an open redirect.
-    return target if target.startswith("/staff") and not target.startswith("//") else None
+    return local_path(request.args.get("next"), prefix="/staff")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -76,9 +68,7 @@ def sign_in():
         else:
             commit()
             start_session(StaffPrincipal(user))
-            if user.locale:
-                session["locale"] = user.locale
-            return _redirect(_safe_next() or url_for("staff.queue"))
+            return redirect_to(_safe_next() or url_for("staff.queue"))
     form.password.data = ""
     form.code.data = ""
     return render("staff/sign_in.html", "staff/_sign_in_form.html", status=400, form=form)
@@ -131,9 +121,9 @@ def bulk_order():
     """Order the selected applications in one action, with a result per row."""
     items = []
     for raw in request.form.getlist("ids")[: processing.MAX_BULK + 1]:
-        application_id, _sep, version = raw.partition(":")
-        if application_id.isdigit() and version.isdigit():
-            items.append((int(application_id), int(version)))
+        application_id, version = (parse_id(part) for part in raw.partition(":")[::2])
+        if application_id is not None and version is not None:
+            items.append((application_id, version))
     try:
         rows = processing.bulk_order(db.session, g.actor, items, today())
     except DomainError as error:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, make_response, request, url_for
+from flask import abort, flash, g, make_response, request, url_for
 from flask_babel import gettext as _
 
 from dost.auth import staff_required
-from dost.blueprints.common import commit, render
+from dost.blueprints.common import attach_error, commit, public_base_url, redirect_to, render
 from dost.blueprints.staff.forms import REASON_LABELS, REPRESENTATIVE, WalkInForm
-from dost.blueprints.staff.views import _redirect, bp
+from dost.blueprints.staff.views import bp
 from dost.extensions import db
 from dost.models import StaffRole
 from dost.services import applications, processing
 from dost.services.errors import DomainError, NotFound
 from dost.timeutil import today
-
-
-def _base_url() -> str:
-    return current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-
-
-def _attach_all(form: WalkInForm, error: DomainError) -> None:
-    """Every field error beside its field (the employer wizard's rules report several at once)."""
-    errors = error.errors if isinstance(error, applications.MultipleErrors) else [error]
-    for item in errors:
-        field = getattr(form, item.field, None) if item.field else None
-        if field is not None:
-            field.errors = [*list(field.errors or []), str(item.message)]
-        else:
-            form.form_errors.append(str(item.message))
 
 
 def _page(form: WalkInForm, status: int = 200, lookup=None):
@@ -55,15 +40,15 @@ def walk_in():
             db.session.rollback()
             return _page(form, lookup=lookup)
         application = processing.register_walk_in(db.session, g.actor, identity, form.reason.data or None,
-                                                  form.voen.data, representative, today(), _base_url())
+                                                  form.voen.data, representative, today(), public_base_url())
     except DomainError as error:
         db.session.rollback()
-        _attach_all(form, error)
+        attach_error(form, error)
         return _page(form, status=400)
     commit()
     flash(_("Müraciət qeydə alındı: № %(number)s. Bildirişi çap edib müraciət edən şəxsə təqdim edin.",
             number=application.registration_number), "success")
-    return _redirect(url_for("staff.application", application_id=application.id))
+    return redirect_to(url_for("staff.application", application_id=application.id))
 
 
 @bp.get("/applications/<int:application_id>/notice.pdf")

@@ -119,8 +119,10 @@ def _log(result: CheckResult) -> None:
 
 def _result_page(result: CheckResult, form: CheckForm, action: str, status: int = 200):
     icon, tone = PRESENTATION[result.reason]
+    show_extras = request.method == "POST" or request.args.get("more") == "1"
     return render("verify/result.html", status=status, result=result, form=form, action=action, icon=icon,
-                  tone=tone, official_host=official_host(), format_code=signing.format_code)
+                  tone=tone, official_host=official_host(), format_code=signing.format_code,
+                  show_extras=show_extras)
 
 
 @bp.route("/v/<path:token>", methods=["GET", "POST"])

@@ -1,0 +1,179 @@
+"""Locale-aware formatting (dates, numbers) and stored messages that are translated when they are read."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+import flask_babel
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from flask_babel import force_locale, get_locale
+from flask_babel.speaklater import LazyString
+
+from dost.timeutil import as_utc, local
+
+# Azerbaijani keeps the manual's dd.mm.yyyy. The other languages use their CLDR style with a four-digit year:
+# English "Jan 2, 2026" (medium: a numeric English date is ambiguous), Russian "02.01.2026" (short).
+DATE_STYLES = {"az": "dd.MM.yyyy", "en": "medium", "ru": "short"}
+DEFAULT_LOCALE = "az"
+
+
+def _locale() -> Locale:
+    # Outside a request (CLI, service tests) there is no chosen locale: Azerbaijani.
+    return get_locale() or Locale.parse(DEFAULT_LOCALE)
+
+
+def _date_pattern(locale: Locale) -> str:
+    style = DATE_STYLES.get(locale.language, "medium")
+    # A CLDR style name, or (Azerbaijani) a fixed pattern.
+    return locale.date_formats[style].pattern if style in ("short", "medium", "long", "full") else style
+
+
+def format_day(value: date | datetime | None) -> str:
+    """A calendar day in the reader's locale (dd.mm.yyyy in Azerbaijani), '-' for nothing."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        value = local(value).date()
+    locale = _locale()
+    return babel_dates.format_date(value, _date_pattern(locale), locale=locale)
+
+
+def format_moment(value: datetime | None) -> str:
+    """A moment, in Baku time, in the reader's locale (dd.mm.yyyy HH:mm in Azerbaijani), '-' for nothing."""
+    if value is None:
+        return "-"
+    locale = _locale()
+    if locale.language == DEFAULT_LOCALE:
+        pattern = "dd.MM.yyyy HH:mm"
+    else:
+        glue = str(locale.datetime_formats["medium"])
+        pattern = glue.replace("{1}", _date_pattern(locale)).replace("{0}", locale.time_formats["short"].pattern)
+    return babel_dates.format_datetime(local(value), pattern, locale=locale)
+
+
+def format_day_month(value: date) -> str:
+    """Day and month only (chart labels): 02.01 in Azerbaijani, the locale's own order elsewhere."""
+    locale = _locale()
+    if locale.language == DEFAULT_LOCALE:
+        return babel_dates.format_date(value, "dd.MM", locale=locale)
+    return babel_dates.format_skeleton("dM", value, locale=locale)
+
+
+def format_number(value: float | int | None, digits: int = 0) -> str:
+    """A count or figure with the locale's separators, '-' for nothing."""
+    if value is None:
+        return "-"
+    return babel_numbers.format_decimal(value, "#,##0" + ("." + "0" * digits if digits else ""), locale=_locale())
+
+
+def format_share(value: float | None) -> str:
+    """A share (0..1) as a percentage with one decimal, '-' for nothing."""
+    if value is None:
+        return "-"
+    locale = _locale()
+    # The locale's own percent pattern (e.g. Russian "75,5 %"), with one decimal.
+    pattern = re.sub(r"0(?=[^0#]*%)", "0.0", locale.percent_formats[None].pattern, count=1)
+    return babel_numbers.format_percent(value, pattern, locale=locale)
+
+
+class Day:
+    """A date inside a translated message: formatted in the reader's locale when the message is shown."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: date | datetime):
+        self.value = value
+
+    def __str__(self) -> str:
+        if isinstance(self.value, datetime):
+            return format_moment(self.value)
+        return format_day(self.value)
+
+
+class DayMonth(Day):
+    """Day and month only (chart labels), in the reader's locale."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return format_day_month(self.value)
+
+
+class Period:
+    """Two days, "start – end", formatted in the reader's locale."""
+
+    __slots__ = ("start", "end")
+
+    def __init__(self, start: date, end: date):
+        self.start, self.end = start, end
+
+    def __str__(self) -> str:
+        return f"{format_day(self.start)} – {format_day(self.end)}"
+
+
+# Aliases, so message extraction does not take these calls (with variable msgids) for messages.
+_translate = flask_babel.gettext
+_translate_plural = flask_babel.ngettext
+
+
+# --- stored messages --------------------------------------------------------------------------------------
+# Inbox messages and timeline notes are written once and read later by people who chose different languages.
+# They are stored twice: as Azerbaijani text (the language of record, and what older rows have) and as a
+# "key": the msgid and its parameters, which `localized` translates into the reader's language.
+
+
+def freeze(message: Any) -> Any:
+    """A lazy message as JSON data (msgid, plural, parameters); anything else as its text."""
+    if isinstance(message, LazyString):
+        # flask_babel's lazy strings keep the function and its arguments (_func/_args/_kwargs).
+        func, args, params = message._func, message._args, message._kwargs
+        if func is flask_babel.gettext and len(args) == 1:
+            data: dict[str, Any] = {"msgid": args[0]}
+        elif func is flask_babel.ngettext and len(args) == 3:
+            data = {"msgid": args[0], "plural": args[1], "num": args[2]}
+        else:
+            return str(message)
+        if params:
+            data["params"] = {name: freeze(value) for name, value in params.items()}
+        return data
+    if isinstance(message, Day):
+        value = message.value
+        return {"moment": as_utc(value).isoformat()} if isinstance(value, datetime) else {"date": value.isoformat()}
+    if message is None or isinstance(message, (str, int, float)):
+        return message
+    return str(message)
+
+
+def thaw(data: Any) -> Any:
+    """Translate frozen message data into the current locale."""
+    if not isinstance(data, dict):
+        return data
+    if "date" in data:
+        return format_day(date.fromisoformat(data["date"]))
+    if "moment" in data:
+        return format_moment(datetime.fromisoformat(data["moment"]))
+    params = {name: thaw(value) for name, value in (data.get("params") or {}).items()}
+    if "plural" in data:
+        return _translate_plural(data["msgid"], data["plural"], data["num"], **params)
+    return _translate(data["msgid"], **params)
+
+
+def record_text(key: Any) -> str:
+    """The Azerbaijani text of a frozen message (what is stored as the text of record)."""
+    with force_locale(DEFAULT_LOCALE):
+        return str(thaw(key))
+
+
+def localized(text: str | None, key: Any = None) -> str | None:
+    """A stored message in the reader's language; the stored text when there is no key or it cannot be used."""
+    if key is None:
+        return text
+    try:
+        return str(thaw(key))
+    except (KeyError, ValueError, TypeError):
+        # A translation whose placeholders do not match: the Azerbaijani text is still right.
+        return text
