@@ -175,9 +175,7 @@ def results_section(applications: int, machine: dict, command: str) -> str:
                 out += ["", f"In one process through the test client on the same database: `/healthz` "
                         f"{profile['hello']['cpu_median_ms']:.2f} ms CPU, `/v/<token>` "
                         f"{profile['verify']['cpu_median_ms']:.2f} ms CPU per request (**{profile['cpu_ratio']}×**). "
-                        f"Where a verification's CPU goes (cProfile, cumulative): {shares}. One INSERT + COMMIT of "
-                        f"the check log on this disk: median {profile['commit_ms']['median']:.2f} ms, p95 "
-                        f"{profile['commit_ms']['p95']:.2f} ms."]
+                        f"Where a verification's CPU goes (cProfile, cumulative): {shares}."]
     out += ["", END]
     return "\n".join(out)
 

@@ -194,8 +194,8 @@ def _check_pages(base: str, paths: list[str]) -> None:
 # Components of a verification request, by the function that does the work (cumulative share of CPU under cProfile).
 COMPONENTS = {
     "render_template": "page rendering (Jinja templates, gettext, WTForms widgets, CSRF token)",
-    "check_token": "verification.check_token (notice + application + insurer ORM load, Ed25519 check)",
-    "_log": "check log: INSERT verification_check + COMMIT",
+    "check_token": "verification.check_token (one query in autocommit, Ed25519 check)",
+    "_log": "check log: the row handed to the batch writer",
     "_check_request_limit": "Flask-Limiter",
     "log_request": "JSON access log line",
 }
@@ -203,13 +203,10 @@ COMPONENTS = {
 
 def in_process(applications: int, paths: list[str], runs: int = 200) -> dict:
     """The same two routes through the test client in this process: wall and CPU per request, where the CPU
-    of a verification goes, and what one COMMIT of the check log costs on this disk."""
+    of a verification goes."""
     import cProfile
     import logging
     import pstats
-    import statistics
-
-    import psycopg
 
     from bench.common import summarize
 
@@ -242,24 +239,12 @@ def in_process(applications: int, paths: list[str], runs: int = 200) -> dict:
         from dost.extensions import db
 
         db.engine.dispose()
-    commits = []
-    with psycopg.connect(database_url("postgresql", applications)) as conn:
-        for _ in range(50):
-            started = time.perf_counter_ns()
-            conn.execute("INSERT INTO verification_check (at, notice_id, result, client_hash, channel) "
-                         "VALUES (now(), NULL, 'bench', '', 'bench')")
-            conn.commit()
-            commits.append((time.perf_counter_ns() - started) / 1e6)
-        conn.execute("DELETE FROM verification_check WHERE result = 'bench'")
-        conn.commit()
     result = {}
     for name, (wall, cpu) in samples.items():
         result[name] = {"wall_median_ms": round(summarize(wall).median_ms, 3),
                         "cpu_median_ms": round(summarize(cpu).median_ms, 3)}
     result["cpu_ratio"] = round(result["verify"]["cpu_median_ms"] / result["hello"]["cpu_median_ms"], 1)
     result["verify_cpu_shares_percent"] = shares
-    result["commit_ms"] = {"median": round(statistics.median(commits), 3),
-                           "p95": round(sorted(commits)[int(len(commits) * 0.95) - 1], 3)}
     return result
 
 
@@ -340,5 +325,3 @@ def print_report(doc: dict, log: Callable[[str], None] = print) -> None:
             f"wall, {profile['verify']['cpu_median_ms']:.2f} ms CPU ({profile['cpu_ratio']}× the CPU of /healthz)")
         for label, share in profile["verify_cpu_shares_percent"].items():
             log(f"    {share:5.1f} %  {label}")
-        log(f"  one INSERT + COMMIT on this PostgreSQL: median {profile['commit_ms']['median']:.2f} ms, "
-            f"p95 {profile['commit_ms']['p95']:.2f} ms (synchronous_commit waits for the WAL flush)")

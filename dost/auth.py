@@ -10,7 +10,9 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
 
+from dost import i18n
 from dost.extensions import db, login_manager
 from dost.models import Credential, Insurer, ServiceCode, StaffRole, StaffUser
 from dost.services.actors import Actor
@@ -104,10 +106,15 @@ def load_principal(principal_id: str):
     try:
         if kind == "e":
             credential_id, insurer_id = (int(part) for part in rest.split(":"))
-            credential = db.session.get(Credential, credential_id)
-            insurer = db.session.get(Insurer, insurer_id)
-            if credential is None or insurer is None:
+            # Both rows in one statement: this runs on every signed-in request.
+            pair = db.session.execute(
+                select(Credential, Insurer)
+                .join(Insurer, Insurer.id == insurer_id)
+                .where(Credential.id == credential_id)
+            ).first()
+            if pair is None:
                 return None
+            credential, insurer = pair
             return EmployerPrincipal(credential, insurer, access_for(db.session, credential, insurer_id, today()))
         if kind == "s":
             user = db.session.get(StaffUser, int(rest))
@@ -127,6 +134,7 @@ def start_session(principal) -> None:
         session["locale"] = locale
     # Messages of this same request (flashes after sign-in) use the user's language too.
     refresh()
+    i18n.forget_request_translations()
     session["sid"] = secrets.token_urlsafe(16)
     login_user(principal)
 

@@ -1,6 +1,7 @@
 """Flask extensions, created once and bound in the app factory."""
 
 import sqlite3
+import time
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -10,8 +11,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from dost.models import Base
 
@@ -44,3 +46,35 @@ def _sqlite_savepoint_inside_a_transaction(conn, name) -> None:
     dbapi_connection = conn.connection.dbapi_connection
     if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
         conn.exec_driver_sql("BEGIN")
+
+
+# A pooled connection unused for this long is pinged before use: the database may have restarted meanwhile.
+IDLE_PING_SECONDS = 5.0
+
+
+@event.listens_for(Pool, "checkin")
+def _remember_when_returned(dbapi_connection, connection_record) -> None:
+    if connection_record is not None:
+        connection_record.info["returned_at"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection, connection_record, connection_proxy) -> None:
+    """Ping a connection that sat idle in the pool; raising DisconnectionError makes the pool replace it.
+
+    Like pool_pre_ping, but a connection of a busy pool (used moments ago) skips the round trip that pool_pre_ping
+    pays on every checkout. A connection that breaks while in use still fails that one request (a 503 page) and
+    SQLAlchemy then replaces the pool's connections."""
+    returned_at = connection_record.info.get("returned_at")
+    if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        # The ping must not leave a transaction open (the driver began one before the SELECT).
+        dbapi_connection.rollback()
+    except Exception as error:  # any driver error means the connection is unusable
+        raise exc.DisconnectionError() from error

@@ -10,8 +10,10 @@ import flask_babel
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from flask import g
 from flask_babel import force_locale, get_locale
 from flask_babel.speaklater import LazyString
+from markupsafe import Markup
 
 from dost.timeutil import as_utc, local
 
@@ -19,6 +21,47 @@ from dost.timeutil import as_utc, local
 # English "Jan 2, 2026" (medium: a numeric English date is ambiguous), Russian "02.01.2026" (short).
 DATE_STYLES = {"az": "dd.MM.yyyy", "en": "medium", "ru": "short"}
 DEFAULT_LOCALE = "az"
+
+
+def request_translations():
+    """This request's translations, looked up once (Flask-Babel looks them up again for every message)."""
+    try:
+        return g._dost_translations
+    except AttributeError:
+        g._dost_translations = translations = flask_babel.get_translations()
+        return translations
+
+
+def forget_request_translations() -> None:
+    """After the request's locale changed (flask_babel.refresh), look the translations up again."""
+    g.pop("_dost_translations", None)
+
+
+def template_gettext(string: str, **variables: Any) -> Markup:
+    """`_()` / `gettext()` in templates, as Jinja's "newstyle" gettext does it (a trusted translation, escaped
+    variables) without its per-call context plumbing: a registry page calls it about a hundred times."""
+    # The catalogs are trusted text (as in Jinja's own gettext); Markup's % escapes the variables.
+    text = Markup(request_translations().ugettext(string))  # noqa: S704
+    return text % variables if variables else text
+
+
+def template_ngettext(singular: str, plural: str, num: int, **variables: Any) -> Markup:
+    """`ngettext()` in templates, newstyle: `num` is also available as %(num)s."""
+    variables.setdefault("num", num)
+    return Markup(request_translations().ungettext(singular, plural, num)) % variables  # noqa: S704
+
+
+def install_jinja_gettext(jinja_env) -> None:
+    """Templates translate through the request's translations (replaces Flask-Babel's per-message lookups)."""
+    jinja_env.install_gettext_callables(
+        gettext=lambda string: request_translations().ugettext(string),
+        ngettext=lambda singular, plural, n: request_translations().ungettext(singular, plural, n),
+        pgettext=lambda context, string: request_translations().upgettext(context, string),
+        npgettext=lambda context, singular, plural, n: request_translations().unpgettext(context, singular, plural, n),
+        newstyle=True,
+    )
+    # The expression forms, as plain functions ({% trans %} blocks keep the extension's callables above).
+    jinja_env.globals.update(_=template_gettext, gettext=template_gettext, ngettext=template_ngettext)
 
 
 def _locale() -> Locale:
@@ -39,6 +82,9 @@ def format_day(value: date | datetime | None) -> str:
     if isinstance(value, datetime):
         value = local(value).date()
     locale = _locale()
+    if locale.language == DEFAULT_LOCALE:
+        # The manual's dd.mm.yyyy, without Babel's pattern machinery (registry pages show 40 dates).
+        return f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
     return babel_dates.format_date(value, _date_pattern(locale), locale=locale)
 
 

@@ -59,3 +59,8 @@ REFUSAL_GROUND = {
 }
 
 CHANNEL = {Channel.ONLINE: _l("Onlayn (e-imza ilə)"), Channel.WALK_IN: _l("DOST mərkəzində")}
+
+
+def resolved(mapping: dict) -> dict:
+    """A label mapping translated now, into the current request's language (for pages that show it per row)."""
+    return {key: str(label) for key, label in mapping.items()}

@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    i18n.install_jinja_gettext(app.jinja_env)
     htmx.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

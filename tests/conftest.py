@@ -131,6 +131,8 @@ def build_app(database_url: str, instance_path: Path, **overrides) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SIGN_IN_RATE_LIMIT": "1000 per minute",
         "VERIFY_RATE_LIMIT": "10000 per minute",
+        # Checks logged in the request, so a test sees them at once (tests/test_check_log.py tests the batching).
+        "VERIFY_LOG_FLUSH_SECONDS": 0,
         "SERVER_NAME": None,
         **overrides,
     }

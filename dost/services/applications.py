@@ -25,6 +25,7 @@ from dost.models import (
     DocumentType,
     Notice,
     ServiceCode,
+    VerificationCheck,
 )
 from dost.registries import registries_for
 from dost.registries.interfaces import CertificateRecord, PersonRecord
@@ -507,14 +508,37 @@ def registry_query(actor: Actor, filters: RegistryFilters):
     return query
 
 
+@dataclass(frozen=True)
+class RegistryRow:
+    """One REYESTR line: the columns shown, what the operations need, the certificate's status and the notice."""
+
+    id: int
+    application_type: ApplicationType | None
+    fin: str
+    surname: str
+    name: str
+    patronymic: str | None
+    ssn: str
+    ssn_date: date | None
+    application_date: date
+    status: ApplicationStatus
+    registration_number: str | None
+    certificate_status: CertificateStatus | None
+    notice_id: int | None
+    checks: int
+
+
 @dataclass
 class RegistryPage:
-    rows: list[Application]
+    rows: list[RegistryRow]
     total: int
     page: int
     pages: int
-    certificate_status: dict[int, CertificateStatus]
-    notice_ids: dict[int, int]
+
+    @property
+    def any_checked(self) -> bool:
+        """Whether a notice on this page was checked by a verifier (the check-count column is shown then)."""
+        return any(row.checks for row in self.rows)
 
 
 def registry_page(session: Session, actor: Actor, filters: RegistryFilters, page: int, page_size: int) -> RegistryPage:
@@ -523,30 +547,25 @@ def registry_page(session: Session, actor: Actor, filters: RegistryFilters, page
     total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    # Deferred join: the page's ids come from the index alone, then only those rows are read.
+    # Deferred join: the page's ids come from the index alone, then only those rows are read, with their
+    # certificate's status, notice and check count in the same statement.
     page_ids = ids.order_by(Application.id.desc()).offset((page - 1) * page_size).limit(page_size).subquery()
-    rows = list(session.scalars(
-        select(Application).join(page_ids, Application.id == page_ids.c.id).order_by(Application.id.desc())
-    ))
-    row_ids = [row.id for row in rows]
-    certificate_ids = {row.certificate_id for row in rows}
-    statuses = {
-        certificate_id: status
-        for certificate_id, status in session.execute(
-            select(Certificate.id, Certificate.status).where(Certificate.id.in_(certificate_ids))
-        )
-    } if certificate_ids else {}
-    notices = {
-        application_id: notice_id
-        for application_id, notice_id in session.execute(
-            select(Notice.application_id, Notice.id).where(Notice.application_id.in_(row_ids))
-        )
-    } if row_ids else {}
-    return RegistryPage(rows=rows, total=total, page=page, pages=pages, certificate_status=statuses,
-                        notice_ids=notices)
+    checks = (select(func.count()).where(VerificationCheck.notice_id == Notice.id)
+              .correlate(Notice).scalar_subquery())
+    rows = session.execute(
+        select(Application.id, Application.application_type, Application.fin, Application.surname,
+               Application.name, Application.patronymic, Application.ssn, Application.ssn_date,
+               Application.application_date, Application.status, Application.registration_number,
+               Certificate.status, Notice.id, checks)
+        .join(page_ids, Application.id == page_ids.c.id)
+        .outerjoin(Certificate, Application.certificate_id == Certificate.id)
+        .outerjoin(Notice, Notice.application_id == Application.id)
+        .order_by(Application.id.desc())
+    )
+    return RegistryPage(rows=[RegistryRow(*row) for row in rows], total=total, page=page, pages=pages)
 
 
-def allowed_operations(application: Application) -> set[str]:
+def allowed_operations(application: Application | RegistryRow) -> set[str]:
     """Which ƏMƏLİYYATLAR apply to a row."""
     operations = {"details"}
     if application.status == ApplicationStatus.DRAFT:

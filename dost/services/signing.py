@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from dost.models import Application, Notice, SigningKey
@@ -157,8 +157,10 @@ class _KeyCache:
         self.loaded_at = float("-inf")
         self.lock = threading.Lock()
 
-    def load(self, session: Session) -> None:
-        rows = session.scalars(select(SigningKey)).all()
+    def load(self, db: Session | Connection) -> None:
+        # Columns, not entities: a check may read through a plain connection.
+        rows = db.execute(select(SigningKey.kid, SigningKey.public_key, SigningKey.created_at, SigningKey.retired_at,
+                                 SigningKey.compromised_at)).all()
         keys = {row.kid: _public(row) for row in rows}
         with self.lock:
             self.keys = keys
@@ -168,11 +170,11 @@ class _KeyCache:
         with self.lock:
             self.keys = {**self.keys, row.kid: _public(row)}
 
-    def get(self, session: Session, kid: str) -> PublicKey | None:
+    def get(self, db: Session | Connection, kid: str) -> PublicKey | None:
         age = time.monotonic() - self.loaded_at
         key = self.keys.get(kid)
         if age > KEY_CACHE_SECONDS or (key is None and age > KEY_MISS_RELOAD_SECONDS):
-            self.load(session)
+            self.load(db)
             key = self.keys.get(kid)
         return key
 
@@ -185,7 +187,8 @@ class _KeyCache:
 _cache = _KeyCache()
 
 
-def _public(row: SigningKey) -> PublicKey:
+def _public(row) -> PublicKey:
+    """A key row (entity or columns) as a verification key."""
     return PublicKey(
         kid=row.kid,
         key=Ed25519PublicKey.from_public_bytes(row.public_key),
@@ -201,11 +204,11 @@ def invalidate_key_cache() -> None:
     _cache.clear()
 
 
-def public_key(session: Session, kid: str) -> PublicKey | None:
+def public_key(db: Session | Connection, kid: str) -> PublicKey | None:
     """The verification key for a key id, from memory (the database is read only on a cache miss or expiry)."""
     if len(kid) != KID_LENGTH or not set(kid) <= set(KID_ALPHABET):
         return None
-    return _cache.get(session, kid)
+    return _cache.get(db, kid)
 
 
 def _new_kid(public_raw: bytes) -> str:

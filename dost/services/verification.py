@@ -11,14 +11,17 @@ from enum import StrEnum
 from urllib.parse import quote
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from dost import labels, validation
 from dost.models import (
     Application,
+    ApplicationReason,
     ApplicationStatus,
     ApplicationStatusChange,
+    ApplicationType,
+    Insurer,
     Notice,
     VerificationCheck,
 )
@@ -100,7 +103,7 @@ class CheckResult:
     reason: Reason
     channel: str
     as_of: date | None = None
-    notice: Notice | None = None
+    notice: NoticeRecord | None = None
     facts: PublicFacts | None = None
     kid: str | None = None
     replacement_token: str | None = None  # not percent-encoded: url_for encodes it
@@ -221,19 +224,82 @@ def validate_number_and_code(number: str, code: str) -> tuple[str, str]:
 # --- the checks -------------------------------------------------------------------------------------------
 
 
-def _load(session: Session, number: str) -> Notice | None:
-    return session.scalar(
-        select(Notice)
-        .where(Notice.number == number)
-        .options(joinedload(Notice.application).joinedload(Application.insurer))
+@dataclass(frozen=True)
+class NoticeRecord:
+    """The columns of a notice, its application and insurer that a check reads: one query, no ORM objects (a
+    verification is the busiest public request)."""
+
+    id: int
+    number: str
+    issued_at: datetime
+    pdf_sha256: str
+    key_id: str | None
+    signature: str | None
+    verification_code: str | None
+    fin_hash: str | None
+    superseded_by_id: int | None
+    application_id: int
+    application_type: ApplicationType | None
+    reason: ApplicationReason | None
+    status: ApplicationStatus
+    surname: str
+    name: str
+    patronymic: str | None
+    fin: str
+    ssn: str
+    surname_key: str | None
+    deadline: date | None
+    completed_at: datetime | None
+    updated_at: datetime | None
+    insurer_name: str | None
+    insurer_voen: str | None
+
+    @property
+    def signed_fields(self) -> signing.NoticeFields:
+        """The key fields the QR signature covers, as they stand in the database."""
+        return signing.NoticeFields(
+            application_type=self.application_type.value if self.application_type is not None else "",
+            number=self.number,
+            issue_date=local(self.issued_at).date(),
+            insurer_voen=self.insurer_voen or "",
+            fin_hash=self.fin_hash or "",
+            deadline=self.deadline,
+        )
+
+
+# Built once: a check runs this statement and nothing else, so it skips building and compiling per request.
+_RECORD_QUERY = (
+    select(
+        Notice.id, Notice.number, Notice.issued_at, Notice.pdf_sha256, Notice.key_id, Notice.signature,
+        Notice.verification_code, Notice.fin_hash, Notice.superseded_by_id, Notice.application_id,
+        Application.application_type, Application.reason, Application.status, Application.surname,
+        Application.name, Application.patronymic, Application.fin, Application.ssn, Application.surname_key,
+        Application.deadline, Application.completed_at, Application.updated_at, Insurer.full_name, Insurer.voen,
     )
+    .join(Application, Notice.application_id == Application.id)
+    .outerjoin(Insurer, Application.insurer_id == Insurer.id)
+)
+_BY_NUMBER = _RECORD_QUERY.where(Notice.number == bindparam("number"))
+_BY_ID = _RECORD_QUERY.where(Notice.id == bindparam("notice_id"))
+
+
+def _record(row) -> NoticeRecord | None:
+    return NoticeRecord(*row) if row is not None else None
+
+
+def _load(db: Session | Connection, number: str) -> NoticeRecord | None:
+    return _record(db.execute(_BY_NUMBER, {"number": number}).first())
+
+
+def _load_by_id(db: Session | Connection, notice_id: int) -> NoticeRecord | None:
+    return _record(db.execute(_BY_ID, {"notice_id": notice_id}).first())
 
 
 # A fixed key and message verified when the number is unknown, so both paths do the same work.
 _DUMMY_FIELDS = signing.NoticeFields("change", "-", date(2000, 1, 1), "", "", None)
 
 
-def check_token(session: Session, token: str, on: date | None = None, channel: str = "qr") -> CheckResult:
+def check_token(session: Session | Connection, token: str, on: date | None = None, channel: str = "qr") -> CheckResult:
     """A scanned /v/<number>.<kid>.<signature>: an unknown number and a wrong signature look the same."""
     parsed = signing.parse_token(token)
     if parsed is None:
@@ -249,26 +315,25 @@ def check_token(session: Session, token: str, on: date | None = None, channel: s
         return CheckResult(Reason.SIGNATURE_INVALID, channel, as_of=on)
     # The key named in the URL, not necessarily the notice's latest one: a notice re-signed after a compromise
     # keeps its old printed QR, which then shows "key revoked" rather than "invalid".
-    if not signing.signature_valid(key, signing.fields_of(notice, notice.application), parsed.signature):
+    if not signing.signature_valid(key, notice.signed_fields, parsed.signature):
         return CheckResult(Reason.SIGNATURE_INVALID, channel, as_of=on)
     return _authentic(session, notice, key, on, channel)
 
 
-def check_code(session: Session, number: str, code: str, on: date | None = None, channel: str = "form") -> CheckResult:
+def check_code(session: Session | Connection, number: str, code: str, on: date | None = None,
+               channel: str = "form") -> CheckResult:
     """Number + the code printed under the QR: a wrong code is 'not found', like an unknown number."""
     notice = _load(session, number)
     if notice is None or not signing.code_matches(notice.verification_code, code):
         return CheckResult(Reason.NOT_FOUND, channel, as_of=on)
     key = signing.public_key(session, notice.key_id or "")
     # The stored signature is checked too: a row edited in the database no longer verifies.
-    if key is None or not notice.signature or not signing.signature_valid(
-        key, signing.fields_of(notice, notice.application), notice.signature
-    ):
+    if key is None or not notice.signature or not signing.signature_valid(key, notice.signed_fields, notice.signature):
         return CheckResult(Reason.SIGNATURE_INVALID, channel, as_of=on, notice=notice)
     return _authentic(session, notice, key, on, channel)
 
 
-def check_url(session: Session, url: str, on: date | None = None, channel: str = "api") -> CheckResult:
+def check_url(session: Session | Connection, url: str, on: date | None = None, channel: str = "api") -> CheckResult:
     """A scanned URL (any host; only the /v/ path counts) or a bare token."""
     from urllib.parse import unquote, urlsplit
 
@@ -283,21 +348,20 @@ def check_url(session: Session, url: str, on: date | None = None, channel: str =
     return check_token(session, unquote(token, errors="replace"), on, channel)
 
 
-def _authentic(session: Session, notice: Notice, key: signing.PublicKey, on: date | None, channel: str) -> CheckResult:
-    application = notice.application
+def _authentic(session: Session | Connection, notice: NoticeRecord, key: signing.PublicKey, on: date | None,
+               channel: str) -> CheckResult:
     if key.compromised:
         # Whoever holds a compromised key could have made this URL: disclose nothing about the notice.
         return CheckResult(Reason.KEY_REVOKED, channel, as_of=on, notice=notice)
-    result = CheckResult(Reason.VALID, channel, as_of=on, notice=notice, facts=_facts(notice, application),
-                         kid=key.kid)
-    replacement = session.get(Notice, notice.superseded_by_id) if notice.superseded_by_id else None
+    result = CheckResult(Reason.VALID, channel, as_of=on, notice=notice, facts=_facts(notice), kid=key.kid)
+    replacement = _load_by_id(session, notice.superseded_by_id) if notice.superseded_by_id else None
     if on is None:
-        if application.status == ApplicationStatus.REFUSED:
+        if notice.status == ApplicationStatus.REFUSED:
             result.reason = Reason.REFUSED
         elif replacement is not None:
             result.reason = Reason.SUPERSEDED
     else:
-        refused_on = _refused_on(session, application)
+        refused_on = _refused_on(session, notice)
         if local(notice.issued_at).date() > on:
             result.reason = Reason.NOT_YET_ISSUED
         elif refused_on is not None and refused_on <= on:
@@ -309,43 +373,42 @@ def _authentic(session: Session, notice: Notice, key: signing.PublicKey, on: dat
         result.replacement_issue_date = local(replacement.issued_at).date()
         if replacement.key_id and replacement.signature:
             result.replacement_token = f"{replacement.number}.{replacement.key_id}.{replacement.signature}"
-        reason = replacement.application.reason
-        result.replacement_reason = str(REASON_LABELS[reason]) if reason else None
+        result.replacement_reason = str(REASON_LABELS[replacement.reason]) if replacement.reason else None
     return result
 
 
-def _refused_on(session: Session, application: Application) -> date | None:
-    """The day (Baku) the application was refused or withdrawn, from its status history."""
+def _refused_on(session: Session | Connection, notice: NoticeRecord) -> date | None:
+    """The day (Baku) the notice's application was refused or withdrawn, from its status history."""
     moment = session.scalar(
         select(func.min(ApplicationStatusChange.at)).where(
-            ApplicationStatusChange.application_id == application.id,
+            ApplicationStatusChange.application_id == notice.application_id,
             ApplicationStatusChange.status == ApplicationStatus.REFUSED,
         )
     )
-    if moment is None and application.status == ApplicationStatus.REFUSED:
+    if moment is None and notice.status == ApplicationStatus.REFUSED:
         # Refused without a history row (imported data): from when it was closed, else always.
-        moment = application.completed_at or application.updated_at
+        moment = notice.completed_at or notice.updated_at
         if moment is None:
             return date.min
     return local(moment).date() if moment is not None else None
 
 
-def _initials(*parts: str) -> str:
+def _initials(*parts: str | None) -> str:
     return " ".join(validation.az_upper(part.strip()[0]) + "." for part in parts if part and part.strip())
 
 
-def _facts(notice: Notice, application: Application) -> PublicFacts:
-    app_type = application.application_type
+def _facts(notice: NoticeRecord) -> PublicFacts:
+    app_type = notice.application_type
     return PublicFacts(
         application_type=app_type.value if app_type else "",
         type_label=str(TYPE_LABELS[app_type]) if app_type else "",
         number=notice.number,
         issue_date=local(notice.issued_at).date(),
-        insurer_name=application.insurer.full_name if application.insurer else "",
-        holder_initials=_initials(application.surname, application.name, application.patronymic),
-        masked_fin=validation.mask_fin(application.fin),
-        application_status=application.status.value,
-        status_label=str(STATUS_LABELS[application.status]),
+        insurer_name=notice.insurer_name or "",
+        holder_initials=_initials(notice.surname, notice.name, notice.patronymic),
+        masked_fin=validation.mask_fin(notice.fin),
+        application_status=notice.status.value,
+        status_label=str(STATUS_LABELS[notice.status]),
     )
 
 
@@ -356,14 +419,14 @@ def compare_printed(result: CheckResult, surname: str = "", ssn: str = "") -> No
     """Match / no match of values the verifier typed from the printed document; never the stored value."""
     if not result.authentic or result.notice is None:
         return
-    application = result.notice.application
+    notice = result.notice
     surname = _clean(surname or "")[:100]
     ssn = "".join(_clean(ssn or "").split())[:20]
     if surname:
         typed = validation.search_key(surname).encode()
-        result.matches["surname"] = hmac.compare_digest(typed, (application.surname_key or "").encode())
+        result.matches["surname"] = hmac.compare_digest(typed, (notice.surname_key or "").encode())
     if ssn:
-        result.matches["ssn"] = hmac.compare_digest(ssn.encode(), (application.ssn or "").encode())
+        result.matches["ssn"] = hmac.compare_digest(ssn.encode(), (notice.ssn or "").encode())
 
 
 def validate_ssn_input(ssn: str) -> None:
@@ -409,17 +472,25 @@ def compare_pdf(result: CheckResult, sha256_hex: str) -> None:
 # --- the log ----------------------------------------------------------------------------------------------
 
 
+def check_row(result: CheckResult, client_address: str) -> dict:
+    """The check-log row of a check: time, result, the notice (only when the check proved which one), channel and
+    a salted hash of the client address (never the address itself)."""
+    return {
+        "at": utcnow(),
+        "notice_id": result.notice.id if result.notice is not None else None,
+        "result": result.reason.value,
+        "client_hash": signing.client_hash(client_address or ""),
+        "channel": result.channel[:16],
+    }
+
+
 def record_check(session: Session, result: CheckResult, client_address: str) -> None:
-    """Log the check: time, result, the notice (only when the check proved which one) and a salted address hash."""
-    notice_id = result.notice.id if result.notice is not None else None
+    """Log the check in the session's transaction (the web app batches these instead: dost.services.check_log)."""
     if session.get_bind().dialect.name == "postgresql":
         # The check log is a statistic, not a record of rights: it need not wait for the disk flush (a crash may
         # lose the last moment of checks, never corrupt them). This transaction writes nothing else.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    session.execute(insert(VerificationCheck).values(
-        at=utcnow(), notice_id=notice_id, result=result.reason.value,
-        client_hash=signing.client_hash(client_address or ""), channel=result.channel[:16],
-    ))
+    session.execute(insert(VerificationCheck).values(**check_row(result, client_address)))
 
 
 def checks_count(session: Session, notice_ids) -> dict[int, int]:

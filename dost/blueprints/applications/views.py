@@ -335,11 +335,11 @@ def _registry_context():
         "page": page,
         "query_args": args,
         "selected": parse_id(selected),
-        "type_labels": TYPE_LABELS,
-        "status_labels": STATUS_LABELS,
-        "certificate_status_labels": CERTIFICATE_STATUS_LABELS,
+        # Translated once per request rather than once per row.
+        "type_labels": labels.resolved(TYPE_LABELS),
+        "status_labels": labels.resolved(STATUS_LABELS),
+        "certificate_status_labels": labels.resolved(CERTIFICATE_STATUS_LABELS),
         "allowed": service.allowed_operations,
-        "check_counts": _check_counts(list(page.notice_ids.values())),
         "show_search": request.args.get("search") == "1" or filters.active(),
     }
 
