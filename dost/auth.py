@@ -10,7 +10,7 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from dost import i18n
 from dost.extensions import db, login_manager
@@ -100,17 +100,22 @@ class StaffPrincipal:
         )
 
 
+# Both rows in one prebuilt statement: this runs on every signed-in request.
+_PRINCIPAL_ROWS = (
+    select(Credential, Insurer)
+    .join(Insurer, Insurer.id == bindparam("insurer_id"))
+    .where(Credential.id == bindparam("credential_id"))
+)
+
+
 def load_principal(principal_id: str):
     """Rebuild the principal on each request, so a revoked grant or expired signature takes effect at once."""
     kind, _, rest = principal_id.partition(":")
     try:
         if kind == "e":
             credential_id, insurer_id = (int(part) for part in rest.split(":"))
-            # Both rows in one statement: this runs on every signed-in request.
             pair = db.session.execute(
-                select(Credential, Insurer)
-                .join(Insurer, Insurer.id == insurer_id)
-                .where(Credential.id == credential_id)
+                _PRINCIPAL_ROWS, {"credential_id": credential_id, "insurer_id": insurer_id}
             ).first()
             if pair is None:
                 return None

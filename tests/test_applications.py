@@ -418,3 +418,28 @@ def test_certificate_status_column(seal_client, session):
     assert "Qüvvədədir" in page
     assert session.scalar(select(Certificate.status).where(Certificate.id == certificate.id)) == \
         CertificateStatus.ACTIVE
+
+
+def test_downloads_are_authorized_before_the_byte_cache_is_consulted(app, seal_client, session):
+    _, person, certificate = employee(session)
+    detail = _confirm_via_wizard(seal_client, person, certificate).location
+    application_id = int(detail.rstrip("/").split("/")[-1])
+    notice = session.scalar(select(Notice).where(Notice.application_id == application_id))
+    first = seal_client.get(f"/ssh/{application_id}/notice.pdf")
+    assert service._ISSUED_PDFS.get(notice.pdf_sha256) == first.data == notice.pdf
+    assert seal_client.get(f"/ssh/{application_id}/notice.pdf").data == first.data
+    other = app.test_client()
+    sign_in_card(other, SEAL_B_CARD)
+    assert other.get(f"/ssh/{application_id}/notice.pdf").status_code == 404
+
+
+def test_bytes_that_do_not_match_their_issued_hash_are_never_cached(seal_client, session):
+    _, person, certificate = employee(session)
+    detail = _confirm_via_wizard(seal_client, person, certificate).location
+    application_id = int(detail.rstrip("/").split("/")[-1])
+    notice = session.scalar(select(Notice).where(Notice.application_id == application_id))
+    service._ISSUED_PDFS.pop(notice.pdf_sha256, None)
+    notice.pdf = notice.pdf + b"% edited in the database"
+    session.commit()
+    assert seal_client.get(f"/ssh/{application_id}/notice.pdf").status_code == 200
+    assert notice.pdf_sha256 not in service._ISSUED_PDFS

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from cachetools import LRUCache
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -439,19 +441,37 @@ class IssuedNotice:
     pdf: bytes | None
 
 
+# Prebuilt: a download is one small statement, and building it would cost as much as running it.
+_DOWNLOAD_HEAD = (
+    select(Notice.id, Notice.number, Notice.pdf_sha256)
+    .join(Application, Notice.application_id == Application.id)
+    .where(Application.id == bindparam("application_id"), Application.insurer_id == bindparam("insurer_id"))
+)
+_NOTICE_PDF = select(Notice.pdf).where(Notice.id == bindparam("notice_id"))
+
+# An issued notice never changes, so its bytes are kept by their SHA-256 (per process, bounded by size): a
+# re-download reads only the small columns that authorize it. Only bytes matching their stored hash are kept.
+_ISSUED_PDFS: LRUCache[str, bytes] = LRUCache(maxsize=64 * 1024 * 1024, getsizeof=len)
+_ISSUED_PDFS_LOCK = threading.Lock()
+
+
 def notice_for_download(session: Session, actor: Actor, application_id: int, with_bytes: bool = True) -> IssuedNotice:
-    """Bildirişi yüklə: the fixed bytes of a confirmed application's notice, in one query."""
-    columns = [Notice.number, Notice.pdf_sha256] + ([Notice.pdf] if with_bytes else [])
-    row = session.execute(
-        select(*columns)
-        .join(Application, Notice.application_id == Application.id)
-        .where(Application.id == application_id, Application.insurer_id == actor.insurer_id)
-    ).first()
+    """Bildirişi yüklə: the fixed bytes of a confirmed application's notice (this insurer's only)."""
+    row = session.execute(_DOWNLOAD_HEAD, {"application_id": application_id, "insurer_id": actor.insurer_id}).first()
     if row is None:
         # Either not this insurer's (404) or a draft without a notice (a clear refusal).
         application = get_for_insurer(session, actor, application_id)
         _require_status(application, ApplicationStatus.SUBMITTED, "notice")
-    return IssuedNotice(row.number, row.pdf_sha256, row.pdf if with_bytes else None)
+    if not with_bytes:
+        return IssuedNotice(row.number, row.pdf_sha256, None)
+    with _ISSUED_PDFS_LOCK:
+        pdf = _ISSUED_PDFS.get(row.pdf_sha256)
+    if pdf is None:
+        pdf = session.scalar(_NOTICE_PDF, {"notice_id": row.id})
+        if hashlib.sha256(pdf).hexdigest() == row.pdf_sha256:
+            with _ISSUED_PDFS_LOCK:
+                _ISSUED_PDFS[row.pdf_sha256] = pdf
+    return IssuedNotice(row.number, row.pdf_sha256, pdf)
 
 
 @dataclass

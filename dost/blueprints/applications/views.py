@@ -27,7 +27,7 @@ from wtforms.fields.choices import SelectChoice
 
 from dost import labels
 from dost.auth import employer_required
-from dost.blueprints.common import attach_error, commit, is_htmx, public_base_url, render
+from dost.blueprints.common import attach_error, commit, is_htmx, public_base_url, reads_only, render
 from dost.extensions import db
 from dost.models import (
     ApplicationReason,
@@ -350,6 +350,7 @@ def _check_counts(notice_ids: list[int]) -> dict[int, int]:
 
 
 @bp.get("/")
+@reads_only
 @employer_required(ServiceCode.SSN_CERTIFICATE)
 def registry():
     """REYESTR: the insurer's applications, searchable by every column, paged."""
@@ -357,6 +358,7 @@ def registry():
 
 
 @bp.get("/operations")
+@reads_only
 @employer_required(ServiceCode.SSN_CERTIFICATE)
 def operations():
     """The ƏMƏLİYYATLAR bar for the selected row (operations that do not apply are disabled)."""
@@ -410,6 +412,7 @@ def detail(application_id: int):
 
 
 @bp.get("/<int:application_id>/notice.pdf")
+@reads_only
 @employer_required(ServiceCode.SSN_CERTIFICATE)
 def notice(application_id: int):
     """Bildirişi yüklə: the issued PDF, byte-identical on every download."""
