@@ -10,7 +10,7 @@ import flask_babel
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import g
+from flask import g, has_request_context
 from flask_babel import force_locale, get_locale
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup
@@ -35,6 +35,15 @@ def request_translations():
 def forget_request_translations() -> None:
     """After the request's locale changed (flask_babel.refresh), look the translations up again."""
     g.pop("_dost_translations", None)
+
+
+def text(message: Any) -> str:
+    """A message as text in the request's language; a plain lazy message goes through the request's translations
+    (str() of a lazy string would look them up again through Flask-Babel)."""
+    if (isinstance(message, LazyString) and message._func is flask_babel.gettext and len(message._args) == 1
+            and not message._kwargs and has_request_context()):
+        return request_translations().ugettext(message._args[0])
+    return str(message)
 
 
 def template_gettext(string: str, **variables: Any) -> Markup:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from dost.i18n import text
 from dost.models import (
     ApplicationReason,
     ApplicationStatus,
@@ -63,4 +64,4 @@ CHANNEL = {Channel.ONLINE: _l("Onlayn (e-imza ilə)"), Channel.WALK_IN: _l("DOST
 
 def resolved(mapping: dict) -> dict:
     """A label mapping translated now, into the current request's language (for pages that show it per row)."""
-    return {key: str(label) for key, label in mapping.items()}
+    return {key: text(label) for key, label in mapping.items()}

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from flask_babel import force_locale, ngettext
+from flask import session
+from flask_babel import force_locale, ngettext, refresh
 from sqlalchemy import select
 
-from dost import i18n
-from dost.models import ApplicationStatusChange, Credential, Notification, StaffUser
+from dost import i18n, labels
+from dost.models import ApplicationStatusChange, ApplicationType, Credential, Notification, StaffUser
 from dost.services import processing
 from tests.conftest import SEAL_A_CARD, sign_in_card
 from tests.staff_support import actor, employees, sign_in_staff, submit
@@ -268,3 +269,18 @@ def test_a_stored_message_without_a_key_is_shown_as_stored(app):
         # A key whose translation no longer fits falls back to the stored text instead of failing.
         broken = {"msgid": "Müraciət № %(number)s (%(person)s): status «%(status)s».", "params": {"number": "1"}}
         assert i18n.localized("Köhnə mətn", broken) == "Köhnə mətn"
+
+
+def test_template_gettext_escapes_variables_and_follows_a_locale_change_within_the_request(app):
+    with app.test_request_context("/"):
+        rendered = app.jinja_env.from_string('{{ _("Bu səhifə rəsmi ünvanda açılmayıb (%(host)s).", host=h) }}')
+        assert "&lt;b&gt;" in rendered.render(h="<b>")
+        assert i18n.text(labels.APPLICATION_TYPE[ApplicationType.DUPLICATE]) == "Dublikat"
+        session["locale"] = "en"
+        refresh()
+        i18n.forget_request_translations()
+        assert i18n.text(labels.APPLICATION_TYPE[ApplicationType.DUPLICATE]) == "Duplicate"
+        assert app.jinja_env.from_string('{{ ngettext("%(num)d nəticə", "%(num)d nəticə", 3) }}').render() == \
+            "3 results"
+    # Outside a request: the Azerbaijani text of record.
+    assert i18n.text(labels.APPLICATION_TYPE[ApplicationType.DUPLICATE]) == "Dublikat"

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from dost import labels, validation
+from dost import i18n, labels, validation
 from dost.models import (
     Application,
     ApplicationReason,
@@ -123,11 +123,11 @@ class CheckResult:
 
     @property
     def title(self) -> str:
-        return str(REASON_TITLES[self.reason])
+        return i18n.text(REASON_TITLES[self.reason])
 
     @property
     def explanation(self) -> str:
-        return str(REASON_EXPLANATIONS[self.reason])
+        return i18n.text(REASON_EXPLANATIONS[self.reason])
 
     def as_json(self) -> dict:
         """The API's response body (minimal fields only)."""
@@ -373,7 +373,7 @@ def _authentic(session: Session | Connection, notice: NoticeRecord, key: signing
         result.replacement_issue_date = local(replacement.issued_at).date()
         if replacement.key_id and replacement.signature:
             result.replacement_token = f"{replacement.number}.{replacement.key_id}.{replacement.signature}"
-        result.replacement_reason = str(REASON_LABELS[replacement.reason]) if replacement.reason else None
+        result.replacement_reason = i18n.text(REASON_LABELS[replacement.reason]) if replacement.reason else None
     return result
 
 
@@ -401,14 +401,14 @@ def _facts(notice: NoticeRecord) -> PublicFacts:
     app_type = notice.application_type
     return PublicFacts(
         application_type=app_type.value if app_type else "",
-        type_label=str(TYPE_LABELS[app_type]) if app_type else "",
+        type_label=i18n.text(TYPE_LABELS[app_type]) if app_type else "",
         number=notice.number,
         issue_date=local(notice.issued_at).date(),
         insurer_name=notice.insurer_name or "",
         holder_initials=_initials(notice.surname, notice.name, notice.patronymic),
         masked_fin=validation.mask_fin(notice.fin),
         application_status=notice.status.value,
-        status_label=str(STATUS_LABELS[notice.status]),
+        status_label=i18n.text(STATUS_LABELS[notice.status]),
     )
 
 
