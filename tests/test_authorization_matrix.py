@@ -145,10 +145,10 @@ TABLE: dict[tuple, tuple] = {
     ("applications.delete", "GET", "confirmed"): ssn_a(R("applications.registry")),
     ("applications.delete", "POST", "draft"): ssn_a(R("applications.registry")),
     ("applications.delete", "POST", "confirmed"): ssn_a(R("applications.registry")),  # refused with a message
-    # --- inbox: every signed-in employer of the insurer
-    ("inbox.index", "GET"): employer(OK, OK, OK, OK),
-    ("inbox.read", "POST"): employer(R("inbox.index"), R("inbox.index"), R("inbox.index"), "404"),
-    ("inbox.read_all", "POST"): employer(R("inbox.index"), R("inbox.index"), R("inbox.index"), R("inbox.index")),
+    # --- inbox: its messages are about SSŞ applications, so it is the SSŞ service's
+    ("inbox.index", "GET"): ssn(OK),
+    ("inbox.read", "POST"): ssn_a(R("inbox.index")),
+    ("inbox.read_all", "POST"): ssn(R("inbox.index")),
     # --- authorization API: a Bearer token, never a session cookie
     ("api.authorizations", "GET"): everyone("401"),
     ("api.authorizations_other_methods", "POST"): everyone("405"),

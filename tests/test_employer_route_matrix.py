@@ -76,11 +76,11 @@ APPLICATIONS = {
     ("applications.delete", "POST"): SSN_A_OBJECT,
     ("applications.sign_status", "GET"): SSN_UNKNOWN_TOKEN,
 }
-# The employer's inbox (another area, also in progress): every signed-in employer; ids of A are 404 to B.
+# The employer's inbox: messages about SSŞ applications, so the SSŞ service's; ids of A are 404 to B.
 INBOX = {
-    ("inbox.index", "GET"): ANY_EMPLOYER,
-    ("inbox.read", "POST"): (OK, OK, OK, SIGN_IN, NOT_FOUND),
-    ("inbox.read_all", "POST"): ANY_EMPLOYER,
+    ("inbox.index", "GET"): SSN,
+    ("inbox.read", "POST"): SSN_A_OBJECT,
+    ("inbox.read_all", "POST"): SSN,
 }
 TABLE = {**EXPECTED, **APPLICATIONS, **INBOX}
 

@@ -6,12 +6,13 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from dost.models import Notification
+from dost.models import Notification, ServiceCode
 from dost.services import notifications, processing
 from dost.services.actors import Actor
 from dost.services.errors import NotFound
-from tests.conftest import SEAL_B_CARD, sign_in_card
+from tests.conftest import NO_SEAL_A_CARD, SEAL_A_CARD, SEAL_B_CARD, sign_in_card
 from tests.staff_support import INSURER_B, actor, employees, insurer, submit
+from tests.test_grants import make_grant
 
 ON = date(2026, 11, 3)
 
@@ -84,3 +85,14 @@ def test_no_inbox_message_for_a_walk_in_without_employer(session):
     application = submit(session, voen=None, centre_code="BAK1")
     processing.verify(session, actor(session, "agent.bak1"), application.id, 1, ON)
     assert session.scalar(select(Notification).where(Notification.application_id == application.id)) is None
+
+
+def test_a_delegate_for_another_service_sees_neither_the_inbox_nor_its_badge(app, client, session):
+    _processed(session)
+    assert sign_in_card(app.test_client(), SEAL_A_CARD).status_code == 302  # activates insurer A
+    make_grant(session, service=ServiceCode.REPORTS)
+    assert sign_in_card(client, NO_SEAL_A_CARD).status_code == 302
+    assert client.get("/inbox/").status_code == 403
+    assert client.post("/inbox/read-all").status_code == 403
+    assert 'id="inbox-badge"' not in client.get("/insurer").get_data(as_text=True)
+    assert session.scalar(select(Notification).where(Notification.read_at.is_not(None))) is None

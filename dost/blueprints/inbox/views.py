@@ -1,4 +1,7 @@
-"""The employer's inbox: status changes, ready for pickup, refusals with reasons, deadline reminders."""
+"""The employer's inbox: status changes, ready for pickup, refusals with reasons, deadline reminders.
+
+Every message is about an SSŞ application, so the inbox is the SSŞ service's: seal holders and delegates holding
+its grant (a delegate for other services sees neither the messages nor the badge)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from flask_login import current_user
 from dost.auth import employer_required
 from dost.blueprints.common import commit, is_htmx, render, toast
 from dost.extensions import db
+from dost.models import ServiceCode
 from dost.services import notifications
 from dost.services.errors import NotFound
 
@@ -20,7 +24,8 @@ def inbox_badge():
     """The unread count for the header badge (only queried when the employer layout asks for it)."""
 
     def unread() -> int:
-        if not current_user.is_authenticated or current_user.kind != "employer":
+        if (not current_user.is_authenticated or current_user.kind != "employer"
+                or not current_user.can(ServiceCode.SSN_CERTIFICATE)):
             return 0
         return notifications.unread_count(db.session, current_user.insurer.id)
 
@@ -34,7 +39,7 @@ def _page():
 
 
 @bp.get("/")
-@employer_required()
+@employer_required(ServiceCode.SSN_CERTIFICATE)
 def index():
     """Bildirişlər: the insurer's messages, newest first."""
     inbox, unread_only = _page()
@@ -42,7 +47,7 @@ def index():
 
 
 @bp.post("/<int:notification_id>/read")
-@employer_required()
+@employer_required(ServiceCode.SSN_CERTIFICATE)
 def read(notification_id: int):
     """Mark one message read."""
     try:
@@ -61,7 +66,7 @@ def read(notification_id: int):
 
 
 @bp.post("/read-all")
-@employer_required()
+@employer_required(ServiceCode.SSN_CERTIFICATE)
 def read_all():
     """Mark every message read."""
     count = notifications.mark_all_read(db.session, g.actor)
