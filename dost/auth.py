@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
@@ -17,7 +18,7 @@ from dost.extensions import db, login_manager
 from dost.models import Credential, Insurer, ServiceCode, StaffRole, StaffUser
 from dost.services.actors import Actor
 from dost.services.authority import InsurerAccess, access_for
-from dost.timeutil import today
+from dost.timeutil import as_utc, today, utcnow
 
 
 class EmployerPrincipal:
@@ -120,13 +121,22 @@ def load_principal(principal_id: str):
             if pair is None:
                 return None
             credential, insurer = pair
+            if _signed_out_since_sign_in(credential.signed_out_at):
+                return None
             return EmployerPrincipal(credential, insurer, access_for(db.session, credential, insurer_id, today()))
         if kind == "s":
             user = db.session.get(StaffUser, int(rest))
-            return StaffPrincipal(user) if user is not None and user.active else None
+            if user is None or not user.active or _signed_out_since_sign_in(user.signed_out_at):
+                return None
+            return StaffPrincipal(user)
     except ValueError:
         return None
     return None
+
+
+def _signed_out_since_sign_in(signed_out_at: datetime | None) -> bool:
+    """Whether this session began before the user's last sign-out (a kept or copied cookie of an ended session)."""
+    return signed_out_at is not None and session.get("signed_in_at", 0) <= as_utc(signed_out_at).timestamp()
 
 
 def start_session(principal) -> None:
@@ -141,10 +151,12 @@ def start_session(principal) -> None:
     refresh()
     i18n.forget_request_translations()
     session["sid"] = secrets.token_urlsafe(16)
+    session["signed_in_at"] = utcnow().timestamp()
     login_user(principal)
 
 
 def end_session() -> None:
+    """Forget the user in this browser (the sign-out views also end the user's other sessions)."""
     logout_user()
     session.clear()
 

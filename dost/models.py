@@ -6,6 +6,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Date,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -171,6 +173,9 @@ class Insurer(Base):
     fund_office_id: Mapped[int] = mapped_column(ForeignKey("fund_office.id"))
     # Set at the first sign-in of a seal-authority credential; delegates may only enter after that.
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The REYESTR's total without counting 100,000 rows per page: kept by the database's own triggers on
+    # application (APPLICATION_COUNT_TRIGGERS), so every way of adding or deleting an application keeps it exact.
+    application_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     fund_office: Mapped[FundOffice] = relationship()
 
@@ -194,6 +199,8 @@ class Credential(Base):
     seal_insurer_id: Mapped[int | None] = mapped_column(ForeignKey("insurer.id"), index=True)
     # The interface language its holder chose (az, en, ru); applied at sign-in.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # ÇIXIŞ: sessions of this e-signature begun before this moment are over (a copied cookie too).
+    signed_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     seal_insurer: Mapped[Insurer | None] = relationship()
 
@@ -307,6 +314,8 @@ class StaffUser(Base):
     # Last accepted TOTP time step: a code is accepted once.
     last_totp_step: Mapped[int | None] = mapped_column(Integer)
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Sign-out: this account's sessions begun before this moment are over (a copied cookie too).
+    signed_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     centre: Mapped[Centre | None] = relationship()
 
@@ -411,6 +420,37 @@ class Application(Base):
         Index("ix_application_insurer_fin_id", "insurer_id", "fin", "id"),
         Index("ix_application_status_deadline", "status", "deadline"),
     )
+
+
+# The triggers that keep Insurer.application_count (created with the table by create_all, and by migration
+# 5d2a9e41c7b3 on existing databases). An application never moves to another insurer.
+APPLICATION_COUNT_TRIGGERS = {
+    "postgresql": [
+        """CREATE OR REPLACE FUNCTION application_count_keep() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE insurer SET application_count = application_count + 1 WHERE id = NEW.insurer_id;
+    ELSE
+        UPDATE insurer SET application_count = application_count - 1 WHERE id = OLD.insurer_id;
+    END IF;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql""",
+        "CREATE TRIGGER application_count AFTER INSERT OR DELETE ON application "
+        "FOR EACH ROW EXECUTE FUNCTION application_count_keep()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER application_count_insert AFTER INSERT ON application WHEN NEW.insurer_id IS NOT NULL "
+        "BEGIN UPDATE insurer SET application_count = application_count + 1 WHERE id = NEW.insurer_id; END",
+        "CREATE TRIGGER application_count_delete AFTER DELETE ON application WHEN OLD.insurer_id IS NOT NULL "
+        "BEGIN UPDATE insurer SET application_count = application_count - 1 WHERE id = OLD.insurer_id; END",
+    ],
+}
+APPLICATION_RECOUNT = ("UPDATE insurer SET application_count = "
+                       "(SELECT count(*) FROM application WHERE application.insurer_id = insurer.id)")
+
+for _dialect, _statements in APPLICATION_COUNT_TRIGGERS.items():
+    for _statement in _statements:
+        event.listen(Application.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 
 class ApplicationStatusChange(Base):

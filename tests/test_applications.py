@@ -443,3 +443,31 @@ def test_bytes_that_do_not_match_their_issued_hash_are_never_cached(seal_client,
     session.commit()
     assert seal_client.get(f"/ssh/{application_id}/notice.pdf").status_code == 200
     assert notice.pdf_sha256 not in service._ISSUED_PDFS
+
+
+def test_the_registry_total_is_the_insurer_count_kept_by_the_database(seal_client, session):
+    from tests.staff_support import submit
+
+    insurer, person, certificate = employee(session)
+
+    def kept() -> int:
+        session.expire_all()
+        return session.get(Insurer, insurer.id).application_count
+
+    def counted() -> int:
+        return session.scalar(select(func.count()).select_from(Application)
+                              .where(Application.insurer_id == insurer.id))
+
+    assert kept() == counted() == 0
+    wizard_post(seal_client, step="reason", action="save", fin=person.fin, ssn=certificate.ssn, reason="lost")
+    submit(session, person=employee(session, index=1)[1])
+    submit(session, voen=None, centre_code="BAK1")  # a walk-in without an employer counts for nobody
+    session.commit()
+    assert kept() == counted() == 2
+    page = seal_client.get("/ssh/").get_data(as_text=True)
+    assert "2 nəticə" in page
+    draft_id = session.scalar(select(Application.id).where(Application.status == ApplicationStatus.DRAFT))
+    assert seal_client.post(f"/ssh/{draft_id}/delete").status_code == 302
+    assert kept() == counted() == 1
+    # A filtered search still counts its matches.
+    assert "0 nəticə" in seal_client.get("/ssh/?surname=zzz").get_data(as_text=True)

@@ -269,7 +269,8 @@ def _sign_in(app: Flask, client, user: str) -> int | None:
 
 def walks(app: Flask) -> list[tuple[str, str, str | None, object]]:
     """(endpoint, method, variant, rule) for every route and method of the URL map; reads first, writes last,
-    and among the writes those that delete or end something at the very end."""
+    among the writes those that delete or end something at the end, and sign-out last of all (it ends every
+    session of the user, so the cells after it would see a dead cookie)."""
     found = []
     for rule in app.url_map.iter_rules():
         variants = ("draft", "confirmed") if "application_id" in rule.arguments else (None,)
@@ -277,8 +278,8 @@ def walks(app: Flask) -> list[tuple[str, str, str | None, object]]:
             for variant in variants:
                 found.append((rule.endpoint, method, variant, rule))
     last = ("sign_out", "delete", "revoke", "deactivate")
-    return sorted(found, key=lambda w: (w[1] != "GET", any(word in w[0] for word in last), w[2] == "draft",
-                                        w[0], w[1]))
+    return sorted(found, key=lambda w: (w[1] != "GET", any(word in w[0] for word in last), "sign_out" in w[0],
+                                        w[2] == "draft", w[0], w[1]))
 
 
 def _url(app: Flask, endpoint: str, rule, variant: str | None, values: dict) -> str:

@@ -42,6 +42,12 @@ def test_upgrade_from_empty_matches_the_models(backend, tmp_path):
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
         assert diff == [], diff
+        with db.engine.connect() as conn:
+            if backend == "sqlite":
+                triggers = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
+            else:
+                triggers = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars()
+            assert {name for name in triggers if name.startswith("application_count")}, "count triggers missing"
         downgrade(revision="base")
         with db.engine.connect() as conn:
             remaining = [t for t in db.inspect(conn).get_table_names() if t != "alembic_version"]

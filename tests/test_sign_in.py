@@ -187,3 +187,19 @@ def test_security_headers(client):
 
 def test_demo_count(session):
     assert session.scalar(select(func.count()).select_from(Insurer)) == 3
+
+
+def test_a_copied_session_cookie_is_dead_after_sign_out(app, client, session):
+    sign_in_card(client)
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert copy.get("/insurer").status_code == 200
+    client.post("/sign-out")
+    response = copy.get("/insurer")
+    assert response.status_code == 302 and "/sign-in" in response.location
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "session.sign_out")).one()
+    assert "signed_out_at" in event.changes
+    # A new sign-in works again, and is a new session.
+    sign_in_card(client)
+    assert client.get("/insurer").status_code == 200
+    assert copy.get("/insurer").status_code == 302

@@ -144,3 +144,13 @@ def test_next_only_returns_to_staff_pages(client):
     assert response.status_code == 400
     response = sign_in_staff(client, "agent.bak1")
     assert response.location.endswith("/staff/")
+
+
+def test_a_copied_staff_session_cookie_is_dead_after_sign_out(app, client):
+    sign_in_staff(client, "backoffice.dsmf")
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert copy.get("/staff/").status_code == 200
+    client.post("/staff/sign-out")
+    response = copy.get("/staff/")
+    assert response.status_code == 302 and "/staff/sign-in" in response.location

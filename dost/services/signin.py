@@ -165,3 +165,12 @@ def start_signing(session: Session, credential: Credential) -> AsanChallenge:
 def poll_signing(session: Session, token: str, now: datetime, timeout_seconds: int) -> tuple[str, int | None]:
     """('pending'|'confirmed'|'expired'|'unknown', credential id once confirmed)."""
     return registries_for(session).signatures.asan_state(token, now, timeout_seconds)
+
+
+def record_sign_out(session: Session, actor: Actor) -> None:
+    """ÇIXIŞ: end this e-signature's sessions (this one and any copy of its cookie) and audit it."""
+    credential = session.get(Credential, actor.credential_id)
+    now = utcnow()
+    if credential is not None:
+        credential.signed_out_at = now
+    audit.record(session, actor, "session.sign_out", "credential", actor.credential_id, {"signed_out_at": now})

@@ -198,9 +198,7 @@ def sign_out():
     """ÇIXIŞ: end the session."""
     form = FlaskForm()
     if form.validate() and current_user.is_authenticated and current_user.kind == "employer":
-        from dost.services import audit
-
-        audit.record(db.session, current_user.actor(), "session.sign_out", "credential", current_user.credential.id)
+        signin.record_sign_out(db.session, current_user.actor())
         commit()
     end_session()
     flash(_("Siz xidmətdən çıxdınız."), "success")
