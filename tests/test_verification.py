@@ -527,3 +527,18 @@ def test_today_is_accepted_as_a_date(client, session):
     notice = make_notice(session)
     response = client.post(v_url(notice), data={"date": today().isoformat()})
     assert reason_of(response) == "valid"
+
+
+def test_a_scan_sets_no_cookie_and_the_language_switch_still_works(app, client, session):
+    notice = make_notice(session)
+    response = client.get(v_url(notice))
+    page = response.get_data(as_text=True)
+    assert 'data-reason="valid"' in page
+    assert "Set-Cookie" not in response.headers and 'name="csrf-token"' not in page
+    # The page's own language switch (no token for an anonymous visitor) switches this browser's language.
+    switched = client.post("/language", csrf=False, data={"locale": "en", "next": v_url(notice)})
+    assert switched.status_code == 302 and "dost_locale=en" in switched.headers.get("Set-Cookie", "")
+    assert 'lang="en"' in client.get(v_url(notice)).get_data(as_text=True)
+    # The extra checks are a form: that page has its session and token.
+    more = client.get(v_url(notice) + "?more=1")
+    assert "Set-Cookie" in more.headers and 'name="csrf_token"' in more.get_data(as_text=True)

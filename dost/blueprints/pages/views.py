@@ -8,12 +8,11 @@ import markdown
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import text
 
 from dost.blueprints.common import local_path, render
-from dost.extensions import db, limiter
+from dost.extensions import csrf, db, limiter
 from dost.web import LOCALE_COOKIE
 
 bp = Blueprint("pages", __name__)
@@ -47,12 +46,18 @@ def regulation():
 
 
 @bp.post("/language")
+@csrf.exempt
 def language():
     """Remember the chosen language: in the session, in a cookie of this browser, and on the signed-in
-    user's account (employer credential or staff user), which sign-in applies again next time."""
-    form = FlaskForm()
+    user's account (employer credential or staff user), which sign-in applies again next time.
+
+    A signed-in user's choice is stored on the account, so it needs the CSRF token; an anonymous visitor's only
+    sets this browser's language, which a forged request cannot abuse, so the public verification pages can
+    offer the switch without giving every scanner a session cookie."""
+    if current_user.is_authenticated:
+        csrf.protect()
     chosen = request.form.get("locale", "")
-    if not form.validate() or chosen not in current_app.config["LANGUAGES"]:
+    if chosen not in current_app.config["LANGUAGES"]:
         abort(400)
     session["locale"] = chosen
     if current_user.is_authenticated and current_user.locale != chosen:

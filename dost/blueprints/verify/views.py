@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import Connection
@@ -142,9 +143,11 @@ def _log(result: CheckResult) -> None:
 def _result_page(result: CheckResult, form: CheckForm | None, action: str, status: int = 200):
     icon, tone = PRESENTATION[result.reason]
     show_extras = form is not None
+    # A scan by an anonymous verifier answers without a form, so without a session cookie either.
+    sessionless = not show_extras and not current_user.is_authenticated
     return render("verify/result.html", status=status, result=result, form=form, action=action, icon=icon,
                   tone=tone, official_host=official_host(), format_code=signing.format_code,
-                  show_extras=show_extras)
+                  show_extras=show_extras, sessionless=sessionless)
 
 
 @bp.route("/v/<path:token>", methods=["GET", "POST"])
