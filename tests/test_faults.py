@@ -199,3 +199,27 @@ def test_several_failing_commits_in_a_row_then_recovery(app, seal_client, sessio
     assert state["failed"] == 3 and counts(session) == before
     assert seal_client.post("/feedback", data={"contact": "a", "subject": "b", "message": "c"}).status_code == 302
     assert_chain_intact(session)
+
+
+def test_checks_answer_503_not_500_while_the_database_is_away(app, client, session):
+    from sqlalchemy.exc import OperationalError as DriverGone
+
+    from tests.test_signing import make_notice, token_of
+
+    notice = make_notice(session)
+    token = token_of(notice)
+
+    def gone(conn, cursor, statement, parameters, context, executemany):
+        raise DriverGone(statement, parameters, Exception("connection refused"))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", gone)
+    try:
+        assert_503_page(client.get(f"/v/{token}"))
+        response = client.post("/api/v1/verify", json={"url": f"http://localhost/v/{token}"})
+        assert response.status_code == 503 and response.get_json()["error"] == "database_unavailable"
+        assert int(response.headers["Retry-After"]) > 0  # 30, or the rate limiter's window
+    finally:
+        event.remove(engine, "before_cursor_execute", gone)
+    assert client.get(f"/v/{token}").status_code == 200
