@@ -271,31 +271,32 @@ def notice_what_if(app, application_id: int, runs: int) -> dict[str, float]:
 
 QUERY_WHAT_IF = [
     # (label, SQL); :i insurer, :o offset, :lo/:hi surname key range, :ids the page's application ids.
-    ("page 1, as the app queries it",
+    ("page 1, full rows by (insurer, id)",
      "SELECT application.* FROM application WHERE insurer_id = :i ORDER BY id DESC LIMIT 20"),
-    ("last page, as the app queries it (OFFSET on full rows)",
+    ("last page, OFFSET on full rows",
      "SELECT application.* FROM application WHERE insurer_id = :i ORDER BY id DESC LIMIT 20 OFFSET :o"),
-    ("last page, deferred join (ids from the index, then 20 rows)",
+    ("last page, deferred join (ids from the index, then 20 rows; what the app runs)",
      "SELECT application.* FROM application JOIN (SELECT id FROM application WHERE insurer_id = :i "
      "ORDER BY id DESC LIMIT 20 OFFSET :o) AS page ON page.id = application.id ORDER BY application.id DESC"),
-    ("surname prefix page 1, as the app queries it",
+    ("surname prefix page 1, full rows",
      "SELECT application.* FROM application WHERE insurer_id = :i AND surname_key >= :lo AND surname_key < :hi "
      "ORDER BY id DESC LIMIT 20"),
-    ("surname prefix page 1, deferred join",
+    ("surname prefix page 1, deferred join (what the app runs)",
      "SELECT application.* FROM application JOIN (SELECT id FROM application WHERE insurer_id = :i "
      "AND surname_key >= :lo AND surname_key < :hi ORDER BY id DESC LIMIT 20) AS page ON page.id = application.id "
      "ORDER BY application.id DESC"),
-    ("count, as the app queries it (every row of the insurer)",
+    ("count of every row of the insurer (the app reads insurer.application_count instead)",
      "SELECT count(*) FROM application WHERE insurer_id = :i"),
     ("count capped at 10,001 ('10 000+ nəticə')",
      "SELECT count(*) FROM (SELECT 1 FROM application WHERE insurer_id = :i LIMIT 10001) AS capped"),
-    ("20 notices one by one with their PDF (the N+1 of views._check_counts)", None),
-    ("the 20 notices' ids in one query", "SELECT id, application_id FROM notice WHERE application_id IN ({ids})"),
+    ("20 notices one by one with their PDF (the N+1 the app no longer runs)", None),
+    ("the 20 notices' ids in one query (the app joins them into the page query)",
+     "SELECT id, application_id FROM notice WHERE application_id IN ({ids})"),
 ]
 
 
 def query_what_if(app, insurer_id: int, rows: int, runs: int = 15) -> dict[str, float]:
-    """Median time of the registry's slow queries as the app shapes them and as recommended (SQL only)."""
+    """Median time of the registry's queries in the shapes compared when choosing them (SQL only)."""
     import statistics
 
     from sqlalchemy import text

@@ -105,8 +105,8 @@ def results_section(applications: int, machine: dict, command: str) -> str:
         f"Machine: {machine['cpu_count']} cores ({machine['cpu_model'] or 'unknown CPU'}), {machine['memory_gib']} GiB "
         f"RAM, {machine['os']}; Python {machine['python']}, SQLite {machine['sqlite']}, PostgreSQL "
         f"{machine['postgresql']}, gunicorn {machine['gunicorn']}, Flask {machine['flask']}, SQLAlchemy "
-        f"{machine['sqlalchemy']}, wrk {machine['wrk']}. The machine is shared: the 1-minute load average before → "
-        f"after each part is given with it (other engineers' test suites were running on the same 2 cores).",
+        f"{machine['sqlalchemy']}, wrk {machine['wrk']}. The machine may be shared: the 1-minute load average "
+        f"before → after each part is given with it.",
         "",
         "### Targets",
         "",
@@ -140,7 +140,7 @@ def results_section(applications: int, machine: dict, command: str) -> str:
                            f"{row.get('cpu_median_ms', float('nan')):.2f} | {statements} |")
             queries = doc.get("query_what_if")
             if queries:
-                out += ["", "Registry SQL alone, largest insurer, as the app shapes it and as recommended (medians): "
+                out += ["", "Registry SQL alone, largest insurer, by query shape (medians): "
                         + "; ".join(f"{k}: {v:.2f} ms" for k, v in queries.items()) + "."]
             what_if = doc["results"][-1].get("what_if")
             if what_if:
@@ -156,7 +156,7 @@ def results_section(applications: int, machine: dict, command: str) -> str:
                 "",
                 f"`{doc['server']}` with the PostgreSQL data set; `{doc['load_generator']}`; "
                 f"{doc['distinct_notices']:,} different valid notices. Every verification is logged by the app "
-                f"(an INSERT per request); logged during the measured run: "
+                f"(its process's batch writer, every second); logged during the measured run: "
                 + ", ".join(f"{count:,} '{result}'" for result, count in doc["checks_logged"].items()) + ".",
                 "",
                 "| route | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
