@@ -126,3 +126,10 @@ def events_for(session: Session, object_type: str, object_id: int) -> list[Audit
             .order_by(AuditEvent.id)
         )
     )
+
+
+def end_sessions(session: Session, actor: Actor, account, action: str, object_type: str) -> None:
+    """Sign-out: every session of the account (credential or staff user) begun before now is over; audited."""
+    now = utcnow()
+    account.signed_out_at = now
+    record(session, actor, action, object_type, account.id, {"signed_out_at": now})

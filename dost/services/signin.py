@@ -169,8 +169,4 @@ def poll_signing(session: Session, token: str, now: datetime, timeout_seconds: i
 
 def record_sign_out(session: Session, actor: Actor) -> None:
     """ÇIXIŞ: end this e-signature's sessions (this one and any copy of its cookie) and audit it."""
-    credential = session.get(Credential, actor.credential_id)
-    now = utcnow()
-    if credential is not None:
-        credential.signed_out_at = now
-    audit.record(session, actor, "session.sign_out", "credential", actor.credential_id, {"signed_out_at": now})
+    audit.end_sessions(session, actor, session.get(Credential, actor.credential_id), "session.sign_out", "credential")

@@ -20,7 +20,7 @@ from dost.services import audit
 from dost.services.actors import Actor
 from dost.services.errors import DomainError, Forbidden, NotFound
 from dost.services.passwords import check_password, hash_password
-from dost.timeutil import as_utc, local, utcnow
+from dost.timeutil import as_utc, local
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -133,11 +133,7 @@ def sign_in(session: Session, username: str | None, password: str | None, code: 
 
 def record_sign_out(session: Session, actor: Actor) -> None:
     """End the staff user's sessions (this one and any copy of its cookie) and audit it."""
-    user = session.get(StaffUser, actor.staff_user_id)
-    now = utcnow()
-    if user is not None:
-        user.signed_out_at = now
-    audit.record(session, actor, "staff.sign_out", "staff_user", actor.staff_user_id, {"signed_out_at": now})
+    audit.end_sessions(session, actor, session.get(StaffUser, actor.staff_user_id), "staff.sign_out", "staff_user")
 
 
 # --- administration ----------------------------------------------------------------------------------------
