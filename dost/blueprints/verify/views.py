@@ -343,9 +343,9 @@ def api_server_error(error):
     if isinstance(error, DBAPIError):
         # The database is away (a restart, a failover): a clear answer to retry, as the pages give.
         current_app.logger.error("verification API: database unavailable: %s", error.__class__.__name__)
-        return _api_error(503, "database_unavailable", str(_l("Verilənlər bazası müvəqqəti olaraq cavab vermir. "
-                                                               "Bir neçə saniyədən sonra yenidən cəhd edin.")),
-                          headers={"Retry-After": "30"})
+        return _api_error(503, "database_unavailable", str(_l(
+            "Verilənlər bazası müvəqqəti olaraq cavab vermir. Bir neçə saniyədən sonra yenidən cəhd edin; "
+            "təsdiqlənmiş məlumatlar itmir.")), headers={"Retry-After": "30"})
     current_app.logger.exception("verification API error")
     return _api_error(500, "server_error", str(_l("Daxili xəta baş verdi.")))
 
