@@ -156,15 +156,15 @@ def _result_page(result: CheckResult, form: CheckForm | None, action: str, statu
 def public(token: str):
     """The page a QR code opens: authenticity and status of one notice, with optional extra checks."""
     if request.method == "GET":
-        with _reading() as session:
-            result = verification.check_token(session, token, None, channel="qr")
+        with _reading() as reader:
+            result = verification.check_token(reader, token, None, channel="qr")
         _log(result)
         # The extra-checks form only when asked for (?more=1): a scan answers without building one.
         return _result_page(result, CheckForm() if request.args.get("more") == "1" else None, request.path)
     form = CheckForm()
     ok, on, pdf_hash = _extras(form)
-    with _reading() as session:
-        result = verification.check_token(session, token, on if ok else None, channel="qr")
+    with _reading() as reader:
+        result = verification.check_token(reader, token, on if ok else None, channel="qr")
     if ok:
         verification.compare_printed(result, form.surname.data or "", form.ssn.data or "")
         if pdf_hash is not None:
@@ -194,8 +194,8 @@ def check():
     extras_ok, on, pdf_hash = _extras(form)
     if not (ok and extras_ok):
         return render("verify/form.html", status=400, form=form, official_host=official_host())
-    with _reading() as session:
-        result = verification.check_code(session, number, code, on, channel="form")
+    with _reading() as reader:
+        result = verification.check_code(reader, number, code, on, channel="form")
     verification.compare_printed(result, form.surname.data or "", form.ssn.data or "")
     if pdf_hash is not None:
         verification.compare_pdf(result, pdf_hash)
@@ -272,11 +272,11 @@ def api_verify():
         on = verification.parse_date(body.get("date", ""), today())
     except DomainError as error:
         return _api_error(400, error.code, str(error.message), error.field)
-    with _reading() as session:
+    with _reading() as reader:
         if "url" in body:
-            result = verification.check_url(session, body["url"], on, channel="api")
+            result = verification.check_url(reader, body["url"], on, channel="api")
         else:
-            result = verification.check_code(session, verification.normalize_number(body["number"]),
+            result = verification.check_code(reader, verification.normalize_number(body["number"]),
                                              verification.normalize_typed_code(body["code"]), on, channel="api")
     verification.compare_printed(result, body.get("surname", ""), body.get("ssn", ""))
     _log(result)
