@@ -13,6 +13,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import Enum
 from urllib.parse import quote
 
 from cryptography.exceptions import InvalidSignature
@@ -101,17 +102,24 @@ class NoticeFields:
     deadline: date | None
 
 
-def fields_of(notice: Notice, application: Application) -> NoticeFields:
-    """The key fields as they stand in the database (the stored FİN hash, so a salt change never breaks them)."""
-    app_type = application.application_type
+def notice_fields(application_type: Enum | None, number: str, issued_at: datetime, insurer_voen: str | None,
+                  fin_hash: str | None, deadline: date | None) -> NoticeFields:
+    """The key fields from the stored values (the stored FİN hash, so a salt change never breaks them)."""
     return NoticeFields(
-        application_type=app_type.value if app_type is not None else "",
-        number=notice.number,
-        issue_date=local(notice.issued_at).date(),
-        insurer_voen=application.insurer.voen if application.insurer is not None else "",
-        fin_hash=notice.fin_hash or "",
-        deadline=application.deadline,
+        application_type=application_type.value if application_type is not None else "",
+        number=number,
+        issue_date=local(issued_at).date(),
+        insurer_voen=insurer_voen or "",
+        fin_hash=fin_hash or "",
+        deadline=deadline,
     )
+
+
+def fields_of(notice: Notice, application: Application) -> NoticeFields:
+    """The key fields as they stand in the database, from the ORM rows."""
+    return notice_fields(application.application_type, notice.number, notice.issued_at,
+                         application.insurer.voen if application.insurer is not None else None, notice.fin_hash,
+                         application.deadline)
 
 
 def canonical_bytes(fields: NoticeFields, kid: str) -> bytes:

@@ -257,14 +257,8 @@ class NoticeRecord:
     @property
     def signed_fields(self) -> signing.NoticeFields:
         """The key fields the QR signature covers, as they stand in the database."""
-        return signing.NoticeFields(
-            application_type=self.application_type.value if self.application_type is not None else "",
-            number=self.number,
-            issue_date=local(self.issued_at).date(),
-            insurer_voen=self.insurer_voen or "",
-            fin_hash=self.fin_hash or "",
-            deadline=self.deadline,
-        )
+        return signing.notice_fields(self.application_type, self.number, self.issued_at, self.insurer_voen,
+                                     self.fin_hash, self.deadline)
 
 
 # Built once: a check runs this statement and nothing else, so it skips building and compiling per request.
