@@ -123,3 +123,19 @@ def sign_in_staff(client, username: str, password: str | None = None, code: str 
         db.session.remove()
     return client.post("/staff/sign-in", data={"username": username, "password": password or PASSWORDS[username],
                                                "code": code})
+
+
+def ready_and_refused(session, on: date):
+    """One application of insurer A taken to ready and one refused (with a ground and a comment), committed."""
+    from dost.services import processing
+
+    agent, office = actor(session, "agent.bak1"), actor(session, "backoffice.dsmf")
+    people = employees(session)
+    ready = submit(session, person=people[0])
+    processing.verify(session, agent, ready.id, 1, on)
+    processing.order(session, agent, ready.id, 2, on)
+    processing.mark_ready(session, office, ready.id, 3)
+    refused = submit(session, person=people[1])
+    processing.refuse(session, agent, refused.id, 1, "no_legal_basis", "Şəxs bu sığortaedənin işçisi deyil")
+    session.commit()
+    return ready, refused

@@ -11,28 +11,14 @@ from dost.services import notifications, processing
 from dost.services.actors import Actor
 from dost.services.errors import NotFound
 from tests.conftest import NO_SEAL_A_CARD, SEAL_A_CARD, SEAL_B_CARD, sign_in_card
-from tests.staff_support import INSURER_B, actor, employees, insurer, submit
+from tests.staff_support import INSURER_B, actor, insurer, ready_and_refused, submit
 from tests.test_grants import make_grant
 
 ON = date(2026, 11, 3)
 
 
-def _processed(session):
-    """One application taken to ready and one refused, both of insurer A."""
-    agent, office = actor(session, "agent.bak1"), actor(session, "backoffice.dsmf")
-    people = employees(session)
-    ready = submit(session, person=people[0])
-    processing.verify(session, agent, ready.id, 1, ON)
-    processing.order(session, agent, ready.id, 2, ON)
-    processing.mark_ready(session, office, ready.id, 3)
-    refused = submit(session, person=people[1])
-    processing.refuse(session, agent, refused.id, 1, "no_legal_basis", "Şəxs bu sığortaedənin işçisi deyil")
-    session.commit()
-    return ready, refused
-
-
 def test_inbox_lists_status_changes_pickup_and_refusal_with_reason(seal_client, session):
-    ready, refused = _processed(session)
+    ready, refused = ready_and_refused(session, ON)
     page = html.unescape(seal_client.get("/inbox/").get_data(as_text=True))
     assert "Təhvil almağa hazırdır" in page and "1 saylı Bakı DOST Mərkəzi tərəfindən təhvil" in page
     assert "İmtina əsası: Hüquqi əsası yoxdur." in page and "Şəxs bu sığortaedənin işçisi deyil" in page
@@ -41,7 +27,7 @@ def test_inbox_lists_status_changes_pickup_and_refusal_with_reason(seal_client, 
 
 
 def test_unread_count_in_the_header_and_marking_read(seal_client, session):
-    _processed(session)
+    ready_and_refused(session, ON)
     page = seal_client.get("/insurer").get_data(as_text=True)
     assert 'id="inbox-badge"' in page and 'class="inbox-badge__count">4<' in page
     first = session.scalar(select(Notification).order_by(Notification.id))
@@ -59,14 +45,14 @@ def test_unread_count_in_the_header_and_marking_read(seal_client, session):
 
 
 def test_unread_filter(seal_client, session):
-    _processed(session)
+    ready_and_refused(session, ON)
     seal_client.post("/inbox/read-all")
     page = seal_client.get("/inbox/?unread=1").get_data(as_text=True)
     assert "Bildiriş yoxdur." in page
 
 
 def test_another_insurers_message_is_not_found(client, session):
-    _processed(session)
+    ready_and_refused(session, ON)
     sign_in_card(client, SEAL_B_CARD)
     assert "Bildiriş yoxdur." in client.get("/inbox/").get_data(as_text=True)
     first = session.scalar(select(Notification).order_by(Notification.id))
@@ -88,7 +74,7 @@ def test_no_inbox_message_for_a_walk_in_without_employer(session):
 
 
 def test_a_delegate_for_another_service_sees_neither_the_inbox_nor_its_badge(app, client, session):
-    _processed(session)
+    ready_and_refused(session, ON)
     assert sign_in_card(app.test_client(), SEAL_A_CARD).status_code == 302  # activates insurer A
     make_grant(session, service=ServiceCode.REPORTS)
     assert sign_in_card(client, NO_SEAL_A_CARD).status_code == 302

@@ -20,7 +20,7 @@ from dost import i18n, labels
 from dost.models import ApplicationStatusChange, ApplicationType, Credential, Notification, StaffUser
 from dost.services import processing
 from tests.conftest import SEAL_A_CARD, sign_in_card
-from tests.staff_support import actor, employees, sign_in_staff, submit
+from tests.staff_support import ready_and_refused, sign_in_staff, submit
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "dost" / "translations"
@@ -213,21 +213,8 @@ def test_pager_and_report_figures_on_pages(client, session):
 # --- stored messages in the reader's language -----------------------------------------------------------------
 
 
-def _refused_and_ready(session):
-    agent, office = actor(session, "agent.bak1"), actor(session, "backoffice.dsmf")
-    people = employees(session)
-    ready = submit(session, person=people[0])
-    processing.verify(session, agent, ready.id, 1, ON)
-    processing.order(session, agent, ready.id, 2, ON)
-    processing.mark_ready(session, office, ready.id, 3)
-    refused = submit(session, person=people[1])
-    processing.refuse(session, agent, refused.id, 1, "no_legal_basis", "Şəxs bu sığortaedənin işçisi deyil")
-    session.commit()
-    return ready, refused
-
-
 def test_inbox_messages_are_stored_in_azerbaijani_and_shown_in_the_reader_language(seal_client, session):
-    ready, refused = _refused_and_ready(session)
+    ready, refused = ready_and_refused(session, ON)
     stored = session.scalars(select(Notification).where(Notification.application_id == refused.id)).one()
     assert "İmtina əsası: Hüquqi əsası yoxdur." in stored.message
     assert stored.message_key["params"]["message"]["params"]["ground"] == {"msgid": "Hüquqi əsası yoxdur"}
@@ -243,7 +230,7 @@ def test_inbox_messages_are_stored_in_azerbaijani_and_shown_in_the_reader_langua
 
 
 def test_status_notes_are_shown_in_the_reader_language(client, session):
-    ready, _ = _refused_and_ready(session)
+    ready, _ = ready_and_refused(session, ON)
     note = session.scalar(select(ApplicationStatusChange.note).where(
         ApplicationStatusChange.application_id == ready.id, ApplicationStatusChange.note.like("%SSN%")))
     assert note.startswith("Yeni şəhadətnamə sifariş edildi (SSN ")
