@@ -50,8 +50,8 @@ def template_gettext(string: str, **variables: Any) -> Markup:
     """`_()` / `gettext()` in templates, as Jinja's "newstyle" gettext does it (a trusted translation, escaped
     variables) without its per-call context plumbing: a registry page calls it about a hundred times."""
     # The catalogs are trusted text (as in Jinja's own gettext); Markup's % escapes the variables.
-    text = Markup(request_translations().ugettext(string))  # noqa: S704
-    return text % variables if variables else text
+    translated = Markup(request_translations().ugettext(string))  # noqa: S704
+    return translated % variables if variables else translated
 
 
 def template_ngettext(singular: str, plural: str, num: int, **variables: Any) -> Markup:
