@@ -78,6 +78,17 @@ def test_rows_survive_a_database_failure_and_are_written_on_the_next_try(engine,
     assert writer.flush() == 2 and logged(session) == 2
 
 
+def test_a_row_the_database_refuses_keeps_the_batch_for_the_next_try(engine, session):
+    # On PostgreSQL the batch goes by COPY through the driver, whose errors are not SQLAlchemy's: still caught.
+    writer = CheckLogWriter(engine, flush_seconds=3600)
+    writer._pid = os.getpid()
+    writer.add(row())
+    writer.add(row(notice_id=2_000_000_000))  # no such notice: the foreign key refuses the whole batch
+    assert writer.flush() == 0 and writer.pending() == 2 and logged(session) == 0
+    writer._rows.pop()
+    assert writer.flush() == 1 and logged(session) == 1
+
+
 def test_memory_stays_bounded_while_the_database_is_away(engine):
     writer = CheckLogWriter(create_engine("sqlite:////nonexistent-directory/dost.sqlite3"), flush_seconds=3600,
                             max_buffered=5)

@@ -2,8 +2,9 @@
 
 A check is the busiest public request; its log row is a statistic (how often a notice was checked), not a record
 of anyone's rights. So a request only appends the row to this process's buffer and a background thread writes
-the buffer every `flush_seconds` in one multi-row INSERT. The buffer is written at exit too; a killed process
-loses at most the last `flush_seconds` of checks, as PostgreSQL's asynchronous commit (used here as before) may.
+the buffer every `flush_seconds` in one statement (COPY on PostgreSQL, a multi-row INSERT elsewhere). The buffer is
+written at exit too; a killed process loses at most the last `flush_seconds` of checks, as PostgreSQL's asynchronous
+commit (used here as before) may.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import threading
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dost.models import VerificationCheck
 
 log = logging.getLogger("dost.check_log")
+
+COLUMNS = ("at", "notice_id", "result", "client_hash", "channel")
+COPY_ROWS = f"COPY {VerificationCheck.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
 
 
 class CheckLogWriter:
@@ -64,8 +68,11 @@ class CheckLogWriter:
                 with self.engine.begin() as connection:
                     if connection.dialect.name == "postgresql":
                         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                    connection.execute(insert(VerificationCheck), rows)
-            except SQLAlchemyError as error:
+                        _copy(connection, rows)
+                    else:
+                        connection.execute(insert(VerificationCheck), rows)
+            # COPY talks to the driver directly, so its errors are the driver's own.
+            except (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as error:
                 with self._lock:
                     self._rows[:0] = rows
                     overflow = len(self._rows) - self.max_buffered
@@ -101,3 +108,12 @@ class CheckLogWriter:
                 self.flush()
             except Exception:  # the thread must outlive any surprise; the rows stay buffered
                 log.exception("check log writer failed")
+
+
+def _copy(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """COPY the rows in the connection's transaction; the driver formats them in C. SQLAlchemy's multi-row INSERT
+    cost about 75 µs of Python per row, holding the GIL while this process's requests waited: under the benchmark's
+    load the verification page's p99 went from about 50 ms to 60-66 ms at each flush."""
+    with connection.connection.cursor() as cursor, cursor.copy(COPY_ROWS) as copy:
+        for row in rows:
+            copy.write_row(tuple(row[column] for column in COLUMNS))
