@@ -176,6 +176,19 @@ def results_section(applications: int, machine: dict, command: str) -> str:
                         f"{profile['hello']['cpu_median_ms']:.2f} ms CPU, `/v/<token>` "
                         f"{profile['verify']['cpu_median_ms']:.2f} ms CPU per request (**{profile['cpu_ratio']}×**). "
                         f"Where a verification's CPU goes (cProfile, cumulative): {shares}."]
+            floor = doc.get("floor")
+            if floor:
+                from bench.verify_load import FLOOR_ROUTES
+
+                out += ["", "The floor (not judged): a second `gunicorn -w 2` serving `bench/floor_app.py`, the "
+                        "same app with two routes that do only part of a check's work, on the same notices,"
+                        " against that "
+                        f"server's own `/healthz` ({floor['hello']['requests_per_s']:.0f} requests/s):", "",
+                        "| route | requests/s | of hello-world | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+                for name, _prefix, label in FLOOR_ROUTES:
+                    run = floor[name]
+                    out.append(f"| {label} | {run['requests_per_s']:.1f} | {run['ratio'] * 100:.1f} % | "
+                               f"{run.get('p99_ms', 0):.2f} | {run['errors']} |")
     out += ["", END]
     return "\n".join(out)
 

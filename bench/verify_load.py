@@ -120,13 +120,13 @@ def _logged_checks(applications: int) -> dict[str, int]:
 class Gunicorn:
     """gunicorn serving app:app on a free loopback port; stopped with SIGTERM (its graceful shutdown)."""
 
-    def __init__(self, applications: int, workers: int, threads: int | None) -> None:
+    def __init__(self, applications: int, workers: int, threads: int | None, wsgi_app: str = "app:app") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.command = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}"]
         if threads:
             self.command += ["--threads", str(threads)]
-        self.command.append("app:app")
+        self.command.append(wsgi_app)
         self.env = {
             **os.environ,
             "DOST_DATABASE_URL": database_url("postgresql", applications),
@@ -275,6 +275,8 @@ def run(applications: int, duration: int = 20, warmup: int = 5, connections: int
                 f"errors {runs[name]['errors']}")
         time.sleep(1)
     logged = _logged_checks(applications)
+    floor = measure_floor(applications, paths_file, duration, warmup, connections, wrk_threads, workers,
+                          gunicorn_threads, log) if not gunicorn_threads else None
     profile = in_process(applications, paths_file.read_text().split())
     hello, verify = runs["hello"], runs["verify"]
     ratio = verify["requests_per_s"] / hello["requests_per_s"] if hello["requests_per_s"] else 0.0
@@ -300,7 +302,37 @@ def run(applications: int, duration: int = 20, warmup: int = 5, connections: int
         "checks_logged": logged,
         "verdicts": verdicts,
         "in_process": profile,
+        "floor": floor,
     }
+
+
+# Routes of bench/floor_app.py: part of a verification's work, without its page, rate limit and log.
+FLOOR_ROUTES = (
+    ("floor_check", "/floor/check/", "status query + Ed25519 check, bare reason code"),
+    ("floor_query", "/floor/query/", "status query alone"),
+)
+
+
+def measure_floor(applications: int, paths_file: Path, duration: int, warmup: int, connections: int,
+                  wrk_threads: int, workers: int, gunicorn_threads: int | None,
+                  log: Callable[[str], None] = print) -> dict:
+    """The same wrk runs on a second gunicorn serving bench.floor_app: /healthz again, then the floor routes on
+    the same notices, so each floor ratio is against a baseline of its own run (not judged)."""
+    runs: dict[str, dict] = {}
+    with Gunicorn(applications, workers, gunicorn_threads, wsgi_app="bench.floor_app:app") as server:
+        log(f"floor: gunicorn {' '.join(server.command[1:])}")
+        runs["hello"] = _wrk(server.base + "/healthz", duration, connections, wrk_threads)
+        for name, prefix, _label in FLOOR_ROUTES:
+            floor_paths = RESULTS / f"verify-{name}-paths-{applications}.txt"
+            floor_paths.write_text(paths_file.read_text().replace("/v/", prefix))
+            script = [str(LUA), str(floor_paths)]
+            _wrk(server.base, warmup, connections, wrk_threads, script)
+            runs[name] = _wrk(server.base, duration, connections, wrk_threads, script)
+            runs[name]["ratio"] = round(runs[name]["requests_per_s"] / (runs["hello"]["requests_per_s"] or 1), 3)
+            log(f"  {name}: {runs[name]['requests_per_s']:.0f} req/s ({runs[name]['ratio'] * 100:.1f} % of "
+                f"{runs['hello']['requests_per_s']:.0f}), p99 {runs[name].get('p99_ms', 0):.1f} ms, "
+                f"errors {runs[name]['errors']}")
+    return runs
 
 
 def print_report(doc: dict, log: Callable[[str], None] = print) -> None:
@@ -318,6 +350,12 @@ def print_report(doc: dict, log: Callable[[str], None] = print) -> None:
         f"p99 {v['p99']['value_ms']:.1f} ms — {'PASS' if v['p99']['pass'] else 'MISS'} (≤ 50 ms); "
         f"errors {v['errors']['value']} — {'PASS' if v['errors']['pass'] else 'MISS'} (0)")
     log(f"  verification checks logged by the app during the measured run: {doc['checks_logged']}")
+    floor = doc.get("floor")
+    if floor:
+        log(f"  floor (bench/floor_app.py, its own /healthz {floor['hello']['requests_per_s']:.0f} req/s; not judged):")
+        for name, _prefix, label in FLOOR_ROUTES:
+            log(f"    {label:48} {floor[name]['requests_per_s']:>7.0f} req/s  {floor[name]['ratio'] * 100:5.1f} %  "
+                f"p99 {floor[name].get('p99_ms', 0):.1f} ms")
     profile = doc.get("in_process")
     if profile:
         log(f"  in-process (test client, same DB): /healthz {profile['hello']['wall_median_ms']:.2f} ms wall, "
