@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import wraps
 
@@ -17,25 +17,55 @@ from dost import i18n
 from dost.extensions import db, login_manager
 from dost.models import Credential, Insurer, ServiceCode, StaffRole, StaffUser
 from dost.services.actors import Actor
-from dost.services.authority import InsurerAccess, access_for
+from dost.services.authority import SEAL_SERVICES, InsurerAccess, delegate_services
 from dost.timeutil import as_utc, today, utcnow
 
 
 class EmployerPrincipal:
-    """A credential acting for one insurer in this session."""
+    """A credential acting for one insurer in this session.
+
+    It carries what every request needs (ids, the holder's name, the services it may use today); the credential's
+    and insurer's rows are loaded only by the views that need more of them."""
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
     kind = "employer"
 
-    def __init__(self, credential: Credential, insurer: Insurer, access: InsurerAccess | None):
-        self.credential = credential
-        self.insurer = insurer
-        self.access = access
+    def __init__(self, credential_id: int, insurer_id: int, holder_name: str, seal: bool,
+                 services: Mapping[ServiceCode, str] | None, credential: Credential | None = None,
+                 insurer: Insurer | None = None):
+        self.credential_id = credential_id
+        self.insurer_id = insurer_id
+        self.holder_name = holder_name
+        self.seal = seal
+        # service → authority ("seal" or "grant:<id>"); None when the credential may no longer act at all.
+        self.services = services
+        self._credential = credential
+        self._insurer = insurer
+
+    @classmethod
+    def signed_in(cls, credential: Credential, access: InsurerAccess) -> EmployerPrincipal:
+        """The principal of a sign-in that just checked the credential's access."""
+        return cls(credential.id, access.insurer.id, credential.holder_name, access.seal, access.services,
+                   credential, access.insurer)
+
+    @property
+    def credential(self) -> Credential:
+        """The credential's row (loaded on first use)."""
+        if self._credential is None:
+            self._credential = db.session.get(Credential, self.credential_id)
+        return self._credential
+
+    @property
+    def insurer(self) -> Insurer:
+        """The insurer's row (loaded on first use)."""
+        if self._insurer is None:
+            self._insurer = db.session.get(Insurer, self.insurer_id)
+        return self._insurer
 
     def get_id(self) -> str:
-        return f"e:{self.credential.id}:{self.insurer.id}"
+        return f"e:{self.credential_id}:{self.insurer_id}"
 
     @property
     def locale(self) -> str | None:
@@ -47,22 +77,27 @@ class EmployerPrincipal:
         self.credential.locale = value
 
     @property
+    def may_act(self) -> bool:
+        """Whether the signature and an authority for this insurer are still in force today."""
+        return self.services is not None
+
+    @property
     def is_seal_holder(self) -> bool:
-        return bool(self.access and self.access.seal)
+        return self.seal and self.may_act
 
     def can(self, service: ServiceCode) -> bool:
-        return bool(self.access and self.access.authority(service))
+        return bool(self.services and service in self.services)
 
     def actor(self, service: ServiceCode | None = None) -> Actor:
         """The service-layer actor, carrying the authority for the given service."""
         authority = None
-        if self.access is not None:
-            authority = self.access.authority(service) if service else ("seal" if self.access.seal else "delegate")
+        if self.services is not None:
+            authority = self.services.get(service) if service else ("seal" if self.seal else "delegate")
         return Actor(
             kind="employer",
-            label=self.credential.holder_name,
-            credential_id=self.credential.id,
-            insurer_id=self.insurer.id,
+            label=self.holder_name,
+            credential_id=self.credential_id,
+            insurer_id=self.insurer_id,
             role="seal_holder" if self.is_seal_holder else "delegate",
             authority=authority,
         )
@@ -101,9 +136,11 @@ class StaffPrincipal:
         )
 
 
-# Both rows in one prebuilt statement: this runs on every signed-in request.
-_PRINCIPAL_ROWS = (
-    select(Credential, Insurer)
+# Prebuilt, plain columns on the request's connection: this runs on every signed-in request, and building ORM
+# objects for the credential and the insurer cost more than the round trip. The join checks the insurer exists.
+_PRINCIPAL_ROW = (
+    select(Credential.holder_name, Credential.seal_insurer_id, Credential.valid_from, Credential.valid_until,
+           Credential.signed_out_at)
     .join(Insurer, Insurer.id == bindparam("insurer_id"))
     .where(Credential.id == bindparam("credential_id"))
 )
@@ -115,15 +152,7 @@ def load_principal(principal_id: str):
     try:
         if kind == "e":
             credential_id, insurer_id = (int(part) for part in rest.split(":"))
-            pair = db.session.execute(
-                _PRINCIPAL_ROWS, {"credential_id": credential_id, "insurer_id": insurer_id}
-            ).first()
-            if pair is None:
-                return None
-            credential, insurer = pair
-            if _signed_out_since_sign_in(credential.signed_out_at):
-                return None
-            return EmployerPrincipal(credential, insurer, access_for(db.session, credential, insurer_id, today()))
+            return _employer(credential_id, insurer_id)
         if kind == "s":
             user = db.session.get(StaffUser, int(rest))
             if user is None or not user.active or _signed_out_since_sign_in(user.signed_out_at):
@@ -132,6 +161,21 @@ def load_principal(principal_id: str):
     except ValueError:
         return None
     return None
+
+
+def _employer(credential_id: int, insurer_id: int) -> EmployerPrincipal | None:
+    row = db.session.connection().execute(
+        _PRINCIPAL_ROW, {"credential_id": credential_id, "insurer_id": insurer_id}
+    ).first()
+    if row is None or _signed_out_since_sign_in(row.signed_out_at):
+        return None
+    on = today()
+    in_force = row.valid_from <= on <= row.valid_until
+    if row.seal_insurer_id == insurer_id:
+        # Seal authority covers every service for as long as the signature is in force: nothing more to read.
+        return EmployerPrincipal(credential_id, insurer_id, row.holder_name, True, SEAL_SERVICES if in_force else None)
+    services = delegate_services(db.session, credential_id, insurer_id, in_force, on)
+    return EmployerPrincipal(credential_id, insurer_id, row.holder_name, False, services)
 
 
 def _signed_out_since_sign_in(signed_out_at: datetime | None) -> bool:
@@ -169,7 +213,7 @@ def employer_required(service: ServiceCode | None = None, seal: bool = False) ->
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated or current_user.kind != "employer":
                 return redirect(url_for("auth.sign_in", next=request.full_path if request.method == "GET" else None))
-            if current_user.access is None:
+            if not current_user.may_act:
                 # The signature expired or every grant ended since sign-in.
                 end_session()
                 flash(_l("E-imzanızın və ya səlahiyyətinizin müddəti bitib. Yenidən daxil olun."), "error")

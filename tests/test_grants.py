@@ -28,7 +28,7 @@ from dost.models import (
 from dost.registries import registries_for
 from dost.services import grants
 from dost.services.actors import Actor
-from dost.services.authority import GrantState, grant_state
+from dost.services.authority import GrantState, access_for, delegate_services, grant_state
 from dost.services.errors import DomainError, Forbidden, NotFound
 from dost.timeutil import today, utcnow
 from tests.conftest import NO_SEAL_A_CARD, SEAL_B_CARD, sign_in_card
@@ -306,6 +306,40 @@ def test_another_insurers_grant_is_not_found(session):
         grants.revoke_grant(session, other, 999_999)
     session.rollback()
     assert session.get(Grant, grant.id).revoked_at is None
+
+
+@pytest.mark.parametrize("case", ["indefinite", "dated", "not started", "ended", "revoked", "signature expired",
+                                  "two services", "insurer not activated"])
+def test_a_signed_in_delegates_services_are_what_access_for_gives(session, case):
+    """The principal of each request reads a delegate's services without the credential's row (delegate_services);
+    it must agree with access_for, which sign-in uses, in every grant state."""
+    if case == "insurer not activated":
+        insurer_id = credential(session, SEAL_B).seal_insurer_id
+        session.add(Grant(insurer_id=insurer_id, credential_id=credential(session, DELEGATE_A).id,
+                          service=ServiceCode.SSN_CERTIFICATE, indefinite=True, created_at=utcnow(),
+                          granted_by_id=credential(session, SEAL_B).id))
+        session.execute(update(Insurer).where(Insurer.id == insurer_id).values(activated_at=None))
+        session.commit()
+    else:
+        dates = {"dated": (today(), today() + timedelta(days=5)),
+                 "not started": (today() + timedelta(days=1), today() + timedelta(days=5)),
+                 "ended": (today() - timedelta(days=10), today() - timedelta(days=5))}.get(case, (None, None))
+        grant = make_grant(session, start=dates[0], end=dates[1], on=dates[0])
+        insurer_id = grant.insurer_id
+        if case == "revoked":
+            grants.revoke_grant(session, actor_for(session, SEAL_A), grant.id)
+        if case == "two services":
+            make_grant(session, service=ServiceCode.REPORTS)
+        if case == "signature expired":
+            delegate = credential(session, DELEGATE_A)
+            delegate.valid_until = today() - timedelta(days=1)
+        session.commit()
+    delegate = credential(session, DELEGATE_A)
+    on = today()
+    access = access_for(session, delegate, insurer_id, on)
+    services = delegate_services(session, delegate.id, insurer_id, delegate.in_force(on), on)
+    assert services == (access.services if access is not None else None)
+    assert (services is not None) == (case in ("indefinite", "dated", "two services"))
 
 
 def test_registry_filters_active_expired_and_revoked(session):

@@ -67,7 +67,7 @@ def test_database_down_gives_the_503_page_to_signed_in_users(app, seal_client, m
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     # The principal is rebuilt from the database on every request: the outage hits it first.
-    monkeypatch.setattr(auth, "access_for", dead_database)
+    monkeypatch.setattr(auth, "_employer", dead_database)
     response = seal_client.get("/insurer")
     assert response.status_code == 503
     assert "müvəqqəti" in response.get_data(as_text=True) and response.headers["Retry-After"]

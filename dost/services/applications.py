@@ -458,7 +458,10 @@ _ISSUED_PDFS_LOCK = threading.Lock()
 
 def notice_for_download(session: Session, actor: Actor, application_id: int, with_bytes: bool = True) -> IssuedNotice:
     """Bildirişi yüklə: the fixed bytes of a confirmed application's notice (this insurer's only)."""
-    row = session.execute(_DOWNLOAD_HEAD, {"application_id": application_id, "insurer_id": actor.insurer_id}).first()
+    # On the session's connection: plain columns need none of the ORM's result handling.
+    row = session.connection().execute(
+        _DOWNLOAD_HEAD, {"application_id": application_id, "insurer_id": actor.insurer_id}
+    ).first()
     if row is None:
         # Either not this insurer's (404) or a draft without a notice (a clear refusal).
         application = get_for_insurer(session, actor, application_id)
@@ -468,7 +471,7 @@ def notice_for_download(session: Session, actor: Actor, application_id: int, wit
     with _ISSUED_PDFS_LOCK:
         pdf = _ISSUED_PDFS.get(row.pdf_sha256)
     if pdf is None:
-        pdf = session.scalar(_NOTICE_PDF, {"notice_id": row.id})
+        pdf = session.connection().scalar(_NOTICE_PDF, {"notice_id": row.id})
         if hashlib.sha256(pdf).hexdigest() == row.pdf_sha256:
             with _ISSUED_PDFS_LOCK:
                 _ISSUED_PDFS[row.pdf_sha256] = pdf

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dost.models import Credential, Grant, Insurer, ServiceCode
 from dost.services.actors import SEAL_AUTHORITY
+
+# Seal authority: every service, on the seal's own authority.
+SEAL_SERVICES = MappingProxyType({service: SEAL_AUTHORITY for service in ServiceCode})
 
 
 class GrantState:
@@ -27,6 +31,11 @@ def grant_state(grant: Grant, on: date) -> str:
         return GrantState.REVOKED
     if not grant.credential.in_force(on):
         return GrantState.SIGNATURE_EXPIRED
+    return _dated_state(grant, on)
+
+
+def _dated_state(grant: Grant, on: date) -> str:
+    """Active, not started or expired by the grant's own dates."""
     if not grant.indefinite:
         if grant.start_date and on < grant.start_date:
             return GrantState.NOT_STARTED
@@ -63,12 +72,31 @@ def access_for(session: Session, credential: Credential, insurer_id: int, on: da
         # Seal authority covers every service; no grant can add to it, so no query for them.
         if not credential.in_force(on):
             return None
-        return InsurerAccess(insurer=credential.seal_insurer, seal=True,
-                             services={service: SEAL_AUTHORITY for service in ServiceCode})
+        return InsurerAccess(insurer=credential.seal_insurer, seal=True, services=dict(SEAL_SERVICES))
     for access in accesses_for(session, credential, on):
         if access.insurer.id == insurer_id:
             return access
     return None
+
+
+def delegate_services(session: Session, credential_id: int, insurer_id: int, signature_in_force: bool,
+                      on: date) -> dict[ServiceCode, str] | None:
+    """The services a credential holds for one insurer (not its own seal's) by grants active today, or None: what
+    access_for gives, for a caller that has the signature's validity but not the credential's row."""
+    if not signature_in_force:
+        return None
+    grants = session.scalars(
+        select(Grant)
+        .join(Insurer, Grant.insurer_id == Insurer.id)
+        .where(Grant.credential_id == credential_id, Grant.insurer_id == insurer_id, Grant.revoked_at.is_(None),
+               Insurer.activated_at.is_not(None))
+        .order_by(Grant.id)
+    )
+    services: dict[ServiceCode, str] = {}
+    for grant in grants:
+        if _dated_state(grant, on) == GrantState.ACTIVE:
+            services.setdefault(grant.service, f"grant:{grant.id}")
+    return services or None
 
 
 def accesses_for(session: Session, credential: Credential, on: date) -> list[InsurerAccess]:
@@ -80,7 +108,7 @@ def accesses_for(session: Session, credential: Credential, on: date) -> list[Ins
         result[credential.seal_insurer.id] = InsurerAccess(
             insurer=credential.seal_insurer,
             seal=True,
-            services={service: SEAL_AUTHORITY for service in ServiceCode},
+            services=dict(SEAL_SERVICES),
         )
     grants = session.scalars(
         select(Grant)

@@ -263,7 +263,7 @@ def sign_status(token: str):
     if pending.get("token") != token:
         abort(404)
     state, credential_id = signin.poll_signing(db.session, token, utcnow(), current_app.config["ASAN_TIMEOUT_SECONDS"])
-    if state == "confirmed" and credential_id == current_user.credential.id:
+    if state == "confirmed" and credential_id == current_user.credential_id:
         form = WizardForm(formdata=None, data=pending["form"])
         try:
             result = _confirm_from_form(form)

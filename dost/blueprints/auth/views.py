@@ -164,7 +164,7 @@ def _finish(result: signin.SignInResult, method: str):
 
 
 def _open_session(credential: Credential, access) -> None:
-    start_session(EmployerPrincipal(credential, access.insurer, access))
+    start_session(EmployerPrincipal.signed_in(credential, access))
     for grant in access.grants:
         if grant_ends_soon(grant, today()):
             flash(_("Sizə verilmiş səlahiyyətin müddəti %(date)s tarixində bitir.",

@@ -41,7 +41,7 @@ class FeedbackForm(FlaskForm):
 @employer_required()
 def insurer():
     """Sığortaedənin məlumatları: read-only insurer details, and grants about to end for the seal holder."""
-    ending = grants_ending_soon(db.session, current_user.insurer.id, today()) if current_user.is_seal_holder else []
+    ending = grants_ending_soon(db.session, current_user.insurer_id, today()) if current_user.is_seal_holder else []
     return render("employer/insurer.html", insurer=current_user.insurer, ending=ending,
                   effective_end=grant_effective_end)
 

@@ -27,7 +27,7 @@ def inbox_badge():
         if (not current_user.is_authenticated or current_user.kind != "employer"
                 or not current_user.can(ServiceCode.SSN_CERTIFICATE)):
             return 0
-        return notifications.unread_count(db.session, current_user.insurer.id)
+        return notifications.unread_count(db.session, current_user.insurer_id)
 
     return {"inbox_unread": unread}
 
