@@ -50,6 +50,7 @@ CERTIFICATE_STATUS = {
     CertificateStatus.ACTIVE: _l("Qüvvədədir"),
     CertificateStatus.REPLACED: _l("Əvəz edilib"),
     CertificateStatus.ORDERED: _l("Sifariş edilib"),
+    CertificateStatus.CANCELLED: _l("Sifarişi ləğv edilib"),
 }
 
 DOCUMENT_TYPE = {DocumentType.ID_CARD: _l("DİN"), DocumentType.MIGRATION: _l("Miqrasiya sənədi")}

@@ -82,6 +82,8 @@ class CertificateStatus(enum.StrEnum):
     ACTIVE = "active"
     REPLACED = "replaced"
     ORDERED = "ordered"
+    # An ordered replacement whose application was refused before it was handed over.
+    CANCELLED = "cancelled"
 
 
 class ApplicationReason(enum.StrEnum):

@@ -6,8 +6,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, exc, text
 
+from dost import demo
 from dost.extensions import db
 from dost.models import Base
 from tests.conftest import build_app
@@ -24,19 +25,23 @@ def _urls(tmp_path):
     return urls
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_upgrade_from_empty_matches_the_models(backend, tmp_path):
+def _empty_database_app(backend, tmp_path):
+    """The app on an empty database of the backend (PostgreSQL: a fresh schema of the test database)."""
     urls = dict(_urls(tmp_path))
     if backend not in urls:
         pytest.skip("DOST_TEST_DATABASE_URL not set")
-    url = urls[backend]
     if backend == "postgresql":
         admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
         admin.dispose()
-    app = build_app(url, tmp_path)
+    return build_app(urls[backend], tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_from_empty_matches_the_models(backend, tmp_path):
+    app = _empty_database_app(backend, tmp_path)
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
@@ -53,3 +58,38 @@ def test_upgrade_from_empty_matches_the_models(backend, tmp_path):
             remaining = [t for t in db.inspect(conn).get_table_names() if t != "alembic_version"]
         assert remaining == []
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_cancelled_certificate_migration_keeps_every_row_and_reference(backend, tmp_path):
+    """b6e1d4a8c0f3 rebuilds the certificate table on SQLite (a CHECK cannot be altered there): rows, the foreign
+    keys that point at it, and their enforcement must all survive; the new status is allowed, junk still is not."""
+    app = _empty_database_app(backend, tmp_path)
+    with app.app_context():
+        upgrade(revision="5d2a9e41c7b3")
+        demo.load(db.session, app.instance_path, persons=12)
+        db.session.commit()
+        before = _certificate_rows()
+        upgrade()
+        assert _certificate_rows() == before and before
+        with db.engine.connect() as conn:
+            referring = {(fk["constrained_columns"][0]) for fk in db.inspect(conn).get_foreign_keys("application")
+                         if fk["referred_table"] == "certificate"}
+            assert referring == {"certificate_id", "new_certificate_id"}
+            checks = " ".join(ck["sqltext"] for ck in db.inspect(conn).get_check_constraints("certificate"))
+            assert "cancelled" in checks
+        first = before[0][0]
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE certificate SET status = 'cancelled' WHERE id = :id"), {"id": first})
+        for statement in ("UPDATE certificate SET status = 'junk' WHERE id = :id",
+                          "UPDATE certificate SET person_id = 999999 WHERE id = :id"):
+            with pytest.raises(exc.IntegrityError), db.engine.begin() as conn:
+                conn.execute(text(statement), {"id": first})
+        downgrade(revision="5d2a9e41c7b3")
+        assert dict(_certificate_rows())[first] == "ordered"
+        db.engine.dispose()
+
+
+def _certificate_rows() -> list[tuple[int, str]]:
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text("SELECT id, status FROM certificate ORDER BY id"))]

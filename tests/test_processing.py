@@ -17,7 +17,7 @@ from dost.models import (
     CertificateStatus,
     Notification,
 )
-from dost.services import audit, processing
+from dost.services import applications, audit, processing
 from dost.services.errors import Conflict, DomainError, Forbidden, NotFound
 from tests.staff_support import INSURER_B, actor, employees, submit
 
@@ -161,9 +161,19 @@ def test_refusal_needs_a_ground_and_a_comment_of_at_most_2000_characters(session
 
 def test_the_back_office_may_refuse_an_ordered_application(session):
     application = _through(session, submit(session), "verify", "order")
+    ordered = session.get(Certificate, application.new_certificate_id)
     processing.refuse(session, actor(session, "backoffice.dsmf"), application.id, application.version,
                       "no_legal_basis", "Arxa ofis: hüquqi əsas yoxdur")
     assert application.status == S.REFUSED
+    # The order is cancelled: the person's certificate stays the one in force, and a new application can use it.
+    assert ordered.status == CertificateStatus.CANCELLED
+    assert session.get(Certificate, application.certificate_id).status == CertificateStatus.ACTIVE
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "application.refused")).one()
+    assert event.changes["cancelled_certificate_id"] == ordered.id
+    lookup = applications.validate_person(
+        session, application.insurer_id,
+        applications.IdentityInput(application.document_type.value, application.fin, application.ssn), ON)
+    assert lookup.certificate.certificate_id == application.certificate_id
 
 
 def test_a_stale_version_names_who_changed_the_application(session):

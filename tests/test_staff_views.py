@@ -160,6 +160,19 @@ def test_refusal_through_the_page(agent_client, session):
     assert "Sənədlərin natamamlığı: Sənəd yoxdur" in page and "İmtina et" not in page
 
 
+def test_refusal_after_the_order_shows_the_order_cancelled(agent_client, session):
+    application = submit(session)
+    agent = actor(session, "agent.bak1")
+    processing.verify(session, agent, application.id, 1, today())
+    processing.order(session, agent, application.id, 2, today())
+    session.commit()
+    response = agent_client.post(f"/staff/applications/{application.id}/refuse",
+                                 data={"version": "3", "ground": "no_legal_basis", "comment": ""})
+    assert response.status_code == 302
+    page = _page(agent_client.get(response.location))
+    assert "Yeni şəhadətnamə" in page and "(Sifarişi ləğv edilib)" in page
+
+
 def test_bulk_order_through_the_queue(agent_client, session):
     people = employees(session)
     verified = submit(session, person=people[0])

@@ -105,8 +105,12 @@ class EmbeddedCertificateMonitoring:
         self.session = session
 
     def find_by_ssn(self, ssn: str) -> CertificateRecord | None:
+        # The newest certificate with this number; a cancelled order never became one.
         certificate = self.session.scalar(
-            select(Certificate).where(Certificate.ssn == ssn).order_by(Certificate.id.desc()).limit(1)
+            select(Certificate)
+            .where(Certificate.ssn == ssn, Certificate.status != CertificateStatus.CANCELLED)
+            .order_by(Certificate.id.desc())
+            .limit(1)
         )
         return certificate_record(certificate) if certificate else None
 
@@ -134,6 +138,12 @@ class EmbeddedCertificateMonitoring:
         old.replaced_by_id = new.id
         new.status = CertificateStatus.ACTIVE
         self.session.flush()
+
+    def cancel_replacement(self, new_certificate_id: int) -> None:
+        new = self.session.get_one(Certificate, new_certificate_id)
+        if new.status == CertificateStatus.ORDERED:
+            new.status = CertificateStatus.CANCELLED
+            self.session.flush()
 
 
 class DemoSignatureProvider:

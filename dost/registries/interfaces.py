@@ -78,6 +78,8 @@ class CertificateMonitoring(Protocol):
 
     def activate_replacement(self, old_certificate_id: int, new_certificate_id: int) -> None: ...
 
+    def cancel_replacement(self, new_certificate_id: int) -> None: ...
+
 
 class SignatureError(Exception):
     """The provider refused: the code says why (unknown, wrong_secret, expired, timeout)."""

@@ -520,10 +520,15 @@ def refuse(session: Session, actor: Actor, application_id: int, version: int | N
     now = utcnow()
     source = _claim(session, application, version, S.REFUSED, now, refusal_ground=refusal_ground,
                     refusal_comment=comment or None, completed_at=now, open_key=None)
+    changes: dict = {"refusal_ground": refusal_ground, "refusal_comment": comment}
+    if application.new_certificate_id is not None:
+        # Refused after the order: the ordered certificate is never handed over, and the one in force stays so.
+        registries_for(session).monitoring.cancel_replacement(application.new_certificate_id)
+        changes["cancelled_certificate_id"] = application.new_certificate_id
     ground_label = GROUND_LABELS[refusal_ground]
     _record(session, actor, application, source, "refused", now,
             _l("%(ground)s: %(comment)s", ground=ground_label, comment=comment) if comment else ground_label,
-            {"refusal_ground": refusal_ground, "refusal_comment": comment})
+            changes)
     message = _l("Müraciət № %(number)s (%(person)s) üzrə imtina edildi. İmtina əsası: %(ground)s.",
                  number=_number(application),
                  person=f"{application.surname} {application.name} {application.patronymic}", ground=ground_label)

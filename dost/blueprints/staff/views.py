@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, g, make_response, redire
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from dost import labels
 from dost.auth import StaffPrincipal, end_session, staff_required, start_session
 from dost.blueprints.common import attach_error, commit, is_htmx, local_path, redirect_to, render, toast
 from dost.blueprints.staff.forms import ActionForm, QueueFilterForm, RefuseForm, SignInForm, parse_version
@@ -32,6 +33,7 @@ LABELS = SimpleNamespace(
     back_office=processing.BACK_OFFICE_LABELS,
     action=processing.ACTION_LABELS,
     steps=processing.STEPS,
+    certificate_status=labels.CERTIFICATE_STATUS,
 )
 
 
