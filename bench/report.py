@@ -40,7 +40,10 @@ make bench                                             # everything: generate (c
   loopback port with the PostgreSQL data set; `wrk -t2 -c32 --latency` for a fixed time after a warm-up, first on
   `/healthz`, then on `/v/<token>` of 5,000 different valid notices (`bench/wrk_paths.lua`). Rate limits raised
   with `DOST_VERIFY_RATE_LIMIT` / `DOST_SIGN_IN_RATE_LIMIT`; the limiter and the app's JSON access log stay on.
-  The same is then repeated, not judged, with `--threads 4` as `make run` serves.
+  Then the floor, not judged: a second `gunicorn -w 2` serves `bench/floor_app.py` (the same app plus two routes
+  that run only the status query, or the query and the Ed25519 check, with no page, rate limit or log) on the same
+  notices against its own `/healthz`. The same is then repeated, not judged, with `--threads 4` as `make run`
+  serves.
 - "CPU median" is the benchmark thread's CPU time per request (`time.thread_time_ns`): on a shared machine it shows
   the app's own cost apart from waiting for a core (for PostgreSQL it leaves out the database server's work).
 - Targets judged: registry page p95 ≤ 25 ms, search fragment p95 ≤ 15 ms, notice PDF median ≤ 20 ms,
