@@ -416,6 +416,9 @@ def test_certificate_status_column(seal_client, session):
     wizard_post(seal_client, step="reason", action="save", fin=person.fin, ssn=certificate.ssn, reason="lost")
     page = seal_client.get("/ssh/?certificate_status=active").get_data(as_text=True)
     assert "Qüvvədədir" in page
+    # Axtarış offers the statuses the column can show: the replaced certificate's, never the new one's.
+    options = re.search(r'<select id="s-cert-status".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="(\w*)"', options) == ["", "active", "replaced"]
     assert session.scalar(select(Certificate.status).where(Certificate.id == certificate.id)) == \
         CertificateStatus.ACTIVE
 

@@ -32,6 +32,7 @@ from dost.extensions import db
 from dost.models import (
     ApplicationReason,
     ApplicationStatus,
+    CertificateStatus,
     CredentialKind,
     DocumentType,
     ServiceCode,
@@ -49,6 +50,9 @@ REASON_LABELS = labels.APPLICATION_REASON
 TYPE_LABELS = labels.APPLICATION_TYPE
 STATUS_LABELS = labels.APPLICATION_STATUS
 CERTIFICATE_STATUS_LABELS = labels.CERTIFICATE_STATUS
+# The SSŞ statusu column shows the certificate an application replaces: in force until delivery, replaced after.
+# Only those two are offered in Axtarış (an ordered or cancelled one is the new certificate, never shown there).
+SEARCHABLE_CERTIFICATE_STATUSES = (CertificateStatus.ACTIVE, CertificateStatus.REPLACED)
 DOCUMENT_LABELS = labels.DOCUMENT_TYPE
 
 
@@ -339,6 +343,7 @@ def _registry_context():
         "type_labels": labels.resolved(TYPE_LABELS),
         "status_labels": labels.resolved(STATUS_LABELS),
         "certificate_status_labels": labels.resolved(CERTIFICATE_STATUS_LABELS),
+        "certificate_status_choices": SEARCHABLE_CERTIFICATE_STATUSES,
         "allowed": service.allowed_operations,
         "show_search": request.args.get("search") == "1" or filters.active(),
     }
