@@ -429,7 +429,7 @@ def markdown_section(doc: dict, command: str) -> str:
                   f"{outage['http_500']} HTTP 500, {outage['transport_errors']} transport errors/timeouts, slowest "
                   f"{outage['max_ms_in_window']} ms. `/readyz` answered 200 again "
                   f"{outage['recovery_after_start_s']} s after the cluster was up, without restarting gunicorn "
-                  "(`pool_pre_ping`)."]
+                  "(a dead pooled connection is dropped and the next one opened; idle ones are pinged first)."]
     return "\n".join(lines)
 
 
