@@ -66,3 +66,18 @@ CHANNEL = {Channel.ONLINE: _l("Onlayn (e-imza ilə)"), Channel.WALK_IN: _l("DOST
 def resolved(mapping: dict) -> dict:
     """A label mapping translated now, into the current request's language (for pages that show it per row)."""
     return {key: text(label) for key, label in mapping.items()}
+
+
+# The names the system itself acts under, stored as written (audit rows never change) and shown in the reader's
+# language; people's names are shown as stored.
+SYSTEM_ACTOR = {
+    "sistem": _l("sistem"),
+    "sistem: müddətlərə nəzarət": _l("sistem: müddətlərə nəzarət"),
+    "ictimai": _l("ictimai"),
+}
+
+
+def actor_label(stored: str | None) -> str:
+    """Who did it, for display: the system's own labels in the reader's language, anyone else's name as stored."""
+    message = SYSTEM_ACTOR.get(stored or "")
+    return text(message) if message is not None else (stored or "")

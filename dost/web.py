@@ -96,6 +96,7 @@ def init_app(app: Flask) -> None:
     from dost import labels
 
     app.jinja_env.globals["labels"] = labels
+    app.jinja_env.filters["actor"] = labels.actor_label
     app.jinja_env.globals["get_locale"] = select_locale
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 

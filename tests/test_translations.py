@@ -250,6 +250,19 @@ def test_deadline_reminder_date_follows_the_reader_locale(seal_client, session):
     assert "ends on Nov 20, 2026" in _page(seal_client, "/inbox/")
 
 
+def test_the_systems_own_name_is_shown_in_the_reader_language(client, session, app):
+    application = submit(session, deadline=date(2026, 11, 20))
+    processing.sweep(session, date(2026, 11, 21))  # overdue: the sweep flags it, audited as the system
+    session.commit()
+    client.post("/language", data={"locale": "en", "next": "/sign-in"})
+    sign_in_staff(client, "agent.bak1")
+    page = _page(client, f"/staff/applications/{application.id}")
+    assert "system: deadline monitoring" in page and "sistem: müddətlərə nəzarət" not in page
+    with app.test_request_context(), force_locale("ru"):
+        assert labels.actor_label("sistem: müddətlərə nəzarət") == "система: контроль сроков"
+        assert labels.actor_label("LALƏ MƏMMƏDOVA") == "LALƏ MƏMMƏDOVA"  # a person's name, as stored
+
+
 def test_a_stored_message_without_a_key_is_shown_as_stored(app):
     with app.test_request_context(), force_locale("en"):
         assert i18n.localized("Köhnə mətn") == "Köhnə mətn"

@@ -305,7 +305,7 @@ def _conflict(session: Session, application_id: int) -> Conflict:
         .where(ApplicationStatusChange.application_id == application_id)
         .order_by(ApplicationStatusChange.id.desc()).limit(1)
     ).first()
-    who = last.actor_label if last else _l("başqa istifadəçi")
+    who = labels.actor_label(last.actor_label) if last else _l("başqa istifadəçi")
     when = i18n.Day(last.at) if last else ""
     return Conflict(
         "stale",
