@@ -165,6 +165,7 @@ def load_principal(principal_id: str):
 
 
 def _employer(credential_id: int, insurer_id: int) -> EmployerPrincipal | None:
+    """This request's employer principal, or None when the session no longer stands (signed out, or gone)."""
     row = db.session.connection().execute(
         _PRINCIPAL_ROW, {"credential_id": credential_id, "insurer_id": insurer_id}
     ).first()
