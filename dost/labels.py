@@ -14,6 +14,7 @@ from dost.models import (
     DocumentType,
     RefusalGround,
 )
+from dost.services.actors import DEADLINE_SWEEP_LABEL, PUBLIC_LABEL, SYSTEM_LABEL
 
 APPLICATION_TYPE = {ApplicationType.CHANGE: _l("Dəyişdirilmə"), ApplicationType.DUPLICATE: _l("Dublikat")}
 
@@ -71,9 +72,9 @@ def resolved(mapping: dict) -> dict:
 # The names the system itself acts under, stored as written (audit rows never change) and shown in the reader's
 # language; people's names are shown as stored.
 SYSTEM_ACTOR = {
-    "sistem": _l("sistem"),
-    "sistem: müddətlərə nəzarət": _l("sistem: müddətlərə nəzarət"),
-    "ictimai": _l("ictimai"),
+    SYSTEM_LABEL: _l("sistem"),
+    DEADLINE_SWEEP_LABEL: _l("sistem: müddətlərə nəzarət"),
+    PUBLIC_LABEL: _l("ictimai"),
 }
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SEAL_AUTHORITY = "seal"
+# The names the system itself acts under, stored in audit rows as written (dost.labels translates them for display).
+SYSTEM_LABEL = "sistem"
+PUBLIC_LABEL = "ictimai"
+DEADLINE_SWEEP_LABEL = "sistem: müddətlərə nəzarət"
 
 
 @dataclass(frozen=True)
@@ -21,12 +25,12 @@ class Actor:
     authority: str | None = None
 
     @classmethod
-    def system(cls, label: str = "sistem") -> Actor:
+    def system(cls, label: str = SYSTEM_LABEL) -> Actor:
         return cls(kind="system", label=label, role="system")
 
     @classmethod
     def public(cls) -> Actor:
-        return cls(kind="public", label="ictimai", role="public")
+        return cls(kind="public", label=PUBLIC_LABEL, role="public")
 
     def with_authority(self, authority: str) -> Actor:
         """The same actor, acting under the given authority."""

@@ -79,19 +79,23 @@ def access_for(session: Session, credential: Credential, insurer_id: int, on: da
     return None
 
 
+def _open_grants(credential_id: int):
+    """The credential's unrevoked grants at insurers that have signed in once (activated), oldest first."""
+    return (
+        select(Grant)
+        .join(Insurer, Grant.insurer_id == Insurer.id)
+        .where(Grant.credential_id == credential_id, Grant.revoked_at.is_(None), Insurer.activated_at.is_not(None))
+        .order_by(Grant.id)
+    )
+
+
 def delegate_services(session: Session, credential_id: int, insurer_id: int, signature_in_force: bool,
                       on: date) -> dict[ServiceCode, str] | None:
     """The services a credential holds for one insurer (not its own seal's) by grants active today, or None: what
     access_for gives, for a caller that has the signature's validity but not the credential's row."""
     if not signature_in_force:
         return None
-    grants = session.scalars(
-        select(Grant)
-        .join(Insurer, Grant.insurer_id == Insurer.id)
-        .where(Grant.credential_id == credential_id, Grant.insurer_id == insurer_id, Grant.revoked_at.is_(None),
-               Insurer.activated_at.is_not(None))
-        .order_by(Grant.id)
-    )
+    grants = session.scalars(_open_grants(credential_id).where(Grant.insurer_id == insurer_id))
     services: dict[ServiceCode, str] = {}
     for grant in grants:
         if _dated_state(grant, on) == GrantState.ACTIVE:
@@ -110,13 +114,7 @@ def accesses_for(session: Session, credential: Credential, on: date) -> list[Ins
             seal=True,
             services=dict(SEAL_SERVICES),
         )
-    grants = session.scalars(
-        select(Grant)
-        .join(Insurer, Grant.insurer_id == Insurer.id)
-        .where(Grant.credential_id == credential.id, Grant.revoked_at.is_(None), Insurer.activated_at.is_not(None))
-        .order_by(Grant.id)
-    )
-    for grant in grants:
+    for grant in session.scalars(_open_grants(credential.id)):
         if grant_state(grant, on) != GrantState.ACTIVE or grant.insurer_id in result and result[grant.insurer_id].seal:
             continue
         access = result.setdefault(grant.insurer_id, InsurerAccess(insurer=grant.insurer, seal=False))

@@ -42,7 +42,7 @@ from dost.models import (
 )
 from dost.registries import registries_for
 from dost.services import applications, audit, notifications
-from dost.services.actors import Actor
+from dost.services.actors import DEADLINE_SWEEP_LABEL, Actor
 from dost.services.deadlines import (
     SLA_DUE_SOON,
     SLA_ON_TRACK,
@@ -616,7 +616,7 @@ class SweepResult:
 
 def sweep(session: Session, on: date) -> SweepResult:
     """Post the deadline reminder (step 8) and flag overdue applications; running it again changes nothing."""
-    actor = Actor.system("sistem: müddətlərə nəzarət")
+    actor = Actor.system(DEADLINE_SWEEP_LABEL)
     calendar = Calendar.load(session)
     result = SweepResult()
     now = utcnow()
