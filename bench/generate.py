@@ -282,6 +282,21 @@ class Context:
     private_key: bytes
 
 
+def bench_number(year: int, application_id: int) -> str:
+    """A public number of the app's form, distinct per id without a draw: the id times an odd constant, modulo
+    32^7, is a bijection (random draws over a million rows would collide a few times)."""
+    from dost.services import public_numbers
+
+    alphabet, size = public_numbers.ALPHABET, len(public_numbers.ALPHABET)
+    value = (application_id * 0x2F1B_4A3D) % size ** public_numbers.RANDOM_SYMBOLS
+    body = ""
+    for _ in range(public_numbers.RANDOM_SYMBOLS):
+        value, digit = divmod(value, size)
+        body += alphabet[digit]
+    code = body + public_numbers.check_symbol(body)
+    return f"{public_numbers.PREFIX}-{year:04d}-{code[:4]}-{code[4:]}"
+
+
 INSURER_COLUMNS = ("id", "full_name", "insurer_type", "dsmf_account", "voen", "responsible_person", "fund_office_id")
 CREDENTIAL_COLUMNS = ("id", "kind", "card_number", "fin", "holder_name", "valid_from", "valid_until", "pin_hash",
                       "seal_insurer_id")
@@ -417,7 +432,7 @@ def generate_rows(plan: Plan, ctx: Context) -> Iterator[dict[str, tuple[tuple[st
             if status != "draft":
                 submitted_at = created_at + timedelta(minutes=rng.randrange(3, 30))
                 row["submitted_at"] = submitted_at
-                row["registration_number"] = f"DSMF-{day.year}-{application_id:07d}"
+                row["registration_number"] = bench_number(day.year, application_id)
                 row["deadline"] = day + timedelta(days=30)
                 row["front_office_deadline"] = day + timedelta(days=2)
                 signed = SimpleNamespace(
@@ -450,7 +465,8 @@ def generate_rows(plan: Plan, ctx: Context) -> Iterator[dict[str, tuple[tuple[st
                 credential if status != "draft" else None, "seal" if credential and status != "draft" else None,
                 row["deadline"], row["front_office_deadline"], row["refusal_ground"], row["refusal_comment"],
                 new_certificate, row["completed_at"], VERSIONS[status],
-                f"{insurer_id}:{person_id}" if status in OPEN else None,
+                (f"draft:{insurer_id}:{person_id}" if status == "draft" else f"person:{person_id}")
+                if status in OPEN else None,
             ))
             person_id += 1
             application_id += 1

@@ -27,6 +27,7 @@ def demo_command(if_empty: bool) -> None:
         report = demo.load(db.session, current_app.instance_path)
         db.session.commit()
     click.echo(demo.format_report(report))
+    click.echo(demo.format_provider_note(current_app.config["DEMO_PROVIDERS"]))
 
 
 @dost_cli.command("api-token")
@@ -105,24 +106,94 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 dost_cli.add_command(audit_cli)
 
 
-@audit_cli.command("verify")
-def audit_verify_command() -> None:
-    """Check the audit hash chain; report the first edited, inserted or deleted event."""
-    from dost.services import audit
+def _checkpoint_files(files: tuple[str, ...]) -> list[str]:
+    return list(files) or [current_app.config["AUDIT_CHECKPOINT_FILE"]]
 
-    report = audit.verify_chain(db.session)
+
+@audit_cli.command("verify")
+@click.option("--checkpoints", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="Checkpoint file to check against (repeatable; default: AUDIT_CHECKPOINT_FILE).")
+def audit_verify_command(files: tuple[str, ...]) -> None:
+    """Check the audit chain against its keyed hashes and signed checkpoints; report every problem found, first
+    affected event first (edited, inserted, deleted, recomputed, truncated, forged checkpoint)."""
+    from dost.audit_log import checkpointer
+    from dost.services import audit, audit_checkpoints
+    from dost.timeutil import as_utc
+
+    key = checkpointer(current_app).key
+    paths = _checkpoint_files(files)
+    checkpoints, rejected, missing = audit_checkpoints.read(paths, key)
+    report = audit.verify_chain(db.session, checkpoints, rejected, key=key)
+    db.session.rollback()
+    for path in missing:
+        click.echo(f"Checkpoint file {path} does not exist.")
     if report.ok:
-        click.echo(f"Audit chain intact: {report.checked} events.")
+        click.echo(f"Audit chain intact: {report.total} events, hashed with the audit key (key id {key.kid}).")
+        if report.legacy:
+            click.echo(f"The first {report.legacy} events predate the audit key (plain SHA-256); event "
+                       f"#{report.legacy_sealed_by} sealed them.")
+        if report.covered is not None:
+            covered = report.covered
+            newer = report.total - covered.count
+            click.echo(f"Newest checkpoint matched: event #{covered.event_id} ({covered.count} events) at "
+                       f"{as_utc(covered.at):%Y-%m-%d %H:%M:%S} UTC, {covered.source}"
+                       + (f"; {newer} newer events are not checkpointed yet." if newer else "."))
         return
-    problems = {
-        "edited": "was edited (its content no longer matches its hash)",
-        "inserted": "was inserted (it claims to start a new chain)",
-        "deleted_before": "does not follow the event before it (an event before it was deleted or inserted)",
-    }
-    raise click.ClickException(
-        f"Audit chain broken at event #{report.event_id}: it {problems[report.problem]}; "
-        f"{report.checked} events before it are intact."
-    )
+    click.echo(f"Audit chain NOT intact: {len(report.findings)} problem(s) found; first affected event: "
+               + (f"#{report.event_id}." if report.event_id is not None else "see below."))
+    for finding in report.findings:
+        click.echo(f"- {finding.message}")
+    click.echo(f"{report.total} events in the chain; {len(checkpoints)} valid checkpoint(s) read from "
+               f"{', '.join(paths)}.")
+    raise SystemExit(1)
+
+
+@audit_cli.command("checkpoint")
+@click.option("--force", is_flag=True, help="Write even if the newest checkpoint already names the chain head.")
+def audit_checkpoint_command(force: bool) -> None:
+    """Append a signed checkpoint of the chain head to the checkpoint file (run from cron, e.g. every minute)."""
+    from dost.audit_log import checkpointer
+    from dost.services.errors import DomainError
+
+    writer = checkpointer(current_app)
+    try:
+        checkpoint = writer.write(unless_unchanged=not force)
+    except DomainError as error:
+        raise click.ClickException(f"No checkpoint written: {error.message}.") from None
+    if checkpoint is None:
+        click.echo(f"No checkpoint written: the chain is empty or {writer.path} already names its head.")
+        return
+    click.echo(f"Checkpoint written to {writer.path}: event #{checkpoint.event_id} ({checkpoint.count} events).")
+
+
+@audit_cli.command("seal-legacy")
+@click.option("--checkpoints", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="Checkpoint file to check against (repeatable; default: AUDIT_CHECKPOINT_FILE).")
+def audit_seal_legacy_command(files: tuple[str, ...]) -> None:
+    """Once, after upgrading a database from before the audit key: seal its unkeyed (plain SHA-256) events with a
+    keyed event naming their head. Check them against a backup first: whatever they say now is sealed."""
+    from dost.audit_log import checkpointer
+    from dost.services import audit, audit_checkpoints
+    from dost.services.actors import Actor
+    from dost.services.errors import DomainError
+
+    writer = checkpointer(current_app)
+    checkpoints, rejected, _ = audit_checkpoints.read(_checkpoint_files(files), writer.key)
+    if rejected:
+        raise click.ClickException("Not sealed: " + " ".join(finding.message for finding in rejected))
+    try:
+        seal = audit.seal_legacy(db.session, Actor.system("cli: dost audit seal-legacy"), checkpoints,
+                                 key=writer.key)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"Not sealed: {error.message}") from None
+    db.session.commit()
+    changes = seal.changes
+    click.echo(f"Sealed events #1-#{changes['legacy_head_id']} ({changes['legacy_events']} events from before the "
+               f"audit key) with event #{seal.id}.")
+    checkpoint = writer.write(unless_unchanged=True)
+    if checkpoint is not None:
+        click.echo(f"Checkpoint written to {writer.path}: event #{checkpoint.event_id} ({checkpoint.count} events).")
 
 
 @dost_cli.command("backup")

@@ -7,14 +7,22 @@ import secrets
 from pathlib import Path
 
 
-def load_or_create_secret_key(instance_path: str) -> str:
-    """Read instance/secret_key, creating it (mode 0600) on first run."""
-    path = Path(instance_path) / "secret_key"
+def load_or_create_secret_key(instance_path: str, name: str = "secret_key") -> str:
+    """Read instance/<name> (secret_key, audit_key), creating it (mode 0600) on first run."""
+    path = Path(instance_path) / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".{name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
+        try:
+            # Linked only once complete: processes starting together all read the one key that won.
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -30,6 +38,9 @@ def defaults(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "SIGN_IN_RATE_LIMIT": "10 per minute",
+        # The guessing limits per card and per typed staff user name (dost.services.throttle): kept in the database,
+        # or in Redis given a redis:// URL; either way shared by every app process.
+        "THROTTLE_STORAGE_URI": "database",
         "VERIFY_RATE_LIMIT": "60 per minute",
         # Salt of FİN and client-address hashes; empty: derived from SECRET_KEY. Never change it once notices exist.
         "FIN_HASH_SALT": "",
@@ -37,13 +48,21 @@ def defaults(instance_path: str) -> dict:
         # The check log is written in batches this often (seconds) by each process; 0: in each request.
         "VERIFY_LOG_FLUSH_SECONDS": 1.0,
         "ASAN_TIMEOUT_SECONDS": 120,
-        "DEMO_PROVIDERS": True,
+        # The demo signature provider's simulated phone (/demo/asan-phone confirms anyone's Asan İmza request):
+        # only where DOST_DEMO_PROVIDERS=1 asks for it (make run does), and every page then says so.
+        "DEMO_PROVIDERS": False,
         "PUBLIC_BASE_URL": "",
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "REGISTRY_PAGE_SIZE": 20,
+        # Key of the audit chain's HMAC and checkpoint signatures; empty: generated instance/audit_key. Keep it and
+        # the checkpoint file off the database server: with the key, database access suffices to rewrite the chain.
+        "AUDIT_KEY": "",
+        "AUDIT_CHECKPOINT_FILE": str(Path(instance_path) / "audit-checkpoints.jsonl"),
+        # A process that appended audit events checkpoints the head after a commit once this many seconds passed.
+        "AUDIT_CHECKPOINT_SECONDS": 60,
     }
 
 
@@ -51,18 +70,27 @@ ENVIRONMENT = {
     "DOST_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "DOST_SECRET_KEY": "SECRET_KEY",
     "DOST_RATELIMIT_STORAGE_URL": "RATELIMIT_STORAGE_URI",
+    "DOST_THROTTLE_STORAGE_URL": "THROTTLE_STORAGE_URI",
     "DOST_PUBLIC_BASE_URL": "PUBLIC_BASE_URL",
     "DOST_FIN_HASH_SALT": "FIN_HASH_SALT",
     "DOST_VERIFY_RATE_LIMIT": "VERIFY_RATE_LIMIT",
     "DOST_SIGN_IN_RATE_LIMIT": "SIGN_IN_RATE_LIMIT",
+    "DOST_AUDIT_KEY": "AUDIT_KEY",
+    "DOST_AUDIT_CHECKPOINT_FILE": "AUDIT_CHECKPOINT_FILE",
+    "DOST_AUDIT_CHECKPOINT_SECONDS": "AUDIT_CHECKPOINT_SECONDS",
 }
+
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
 
 
 def from_environment() -> dict:
     """Settings given as DOST_* environment variables."""
     settings = {key: os.environ[name] for name, key in ENVIRONMENT.items() if os.environ.get(name)}
-    if os.environ.get("DOST_DEMO_PROVIDERS") in ("0", "false", "no"):
-        settings["DEMO_PROVIDERS"] = False
+    demo = (os.environ.get("DOST_DEMO_PROVIDERS") or "").strip().lower()
+    if demo in TRUE or demo in FALSE:
+        settings["DEMO_PROVIDERS"] = demo in TRUE
     if os.environ.get("DOST_HTTPS") in ("1", "true", "yes"):
         # Served over HTTPS behind a proxy: Secure cookies, https URLs, trust one proxy hop.
         settings.update(SESSION_COOKIE_SECURE=True, PREFERRED_URL_SCHEME="https", PROXY_FIX=True)

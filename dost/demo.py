@@ -310,6 +310,16 @@ def _load_people(session: Session, rng: random.Random, insurers: list[Insurer], 
                 "start_date": start, "end_date": end}, report)
 
 
+def format_provider_note(enabled: bool) -> str:
+    """Whether this app's demo signature provider (the simulated Asan İmza phone) is on, and how to switch it."""
+    if enabled:
+        return ("Demo signature provider: ON. Confirm Asan İmza requests on the simulated phone, "
+                "/demo/asan-phone?mobile=%2B994501234567; every page says this is not a production system.")
+    return ("Demo signature provider: OFF (the default). Asan İmza sign-ins are confirmed on its simulated phone "
+            "(/demo/asan-phone), which needs DOST_DEMO_PROVIDERS=1 when starting the app; `make run` sets it. "
+            "Never set it on a production system: the phone confirms anyone's sign-in.")
+
+
 def format_report(report: DemoReport) -> str:
     """Sign-in details, printed by `flask dost demo`."""
     lines = ["Demo sign-in (employer e-signatures):"]

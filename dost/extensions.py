@@ -42,10 +42,12 @@ def _sqlite_connection_settings(dbapi_connection, connection_record) -> None:
 def _sqlite_savepoint_inside_a_transaction(conn, name) -> None:
     """SQLite: begin the transaction before a SAVEPOINT. The sqlite3 module begins one only before a write, and a
     SAVEPOINT outside a transaction starts its own, which RELEASE then commits at once: a savepoint taken before
-    the transaction's first write would commit its rows however the transaction ends (a half-written confirm)."""
+    the transaction's first write would commit its rows however the transaction ends (a half-written confirm).
+    IMMEDIATE: a savepoint is taken to write, and a deferred transaction that read first could not write after
+    another process committed (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out)."""
     dbapi_connection = conn.connection.dbapi_connection
     if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # A pooled connection unused for this long is pinged before use: the database may have restarted meanwhile.

@@ -311,8 +311,6 @@ class StaffUser(Base):
     back_office: Mapped[BackOffice | None] = mapped_column(_enum(BackOffice, "back_office"))
     region: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Last accepted TOTP time step: a code is accepted once.
     last_totp_step: Mapped[int | None] = mapped_column(Integer)
     locale: Mapped[str | None] = mapped_column(String(8))
@@ -587,6 +585,19 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInThrottle(Base):
+    """Sign-in attempts per credential or typed user name, shared by all app processes (dost.services.throttle)."""
+
+    __tablename__ = "sign_in_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of "card:<number>" or "staff:<user name as typed>": what was typed is not stored.
+    subject: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):

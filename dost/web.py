@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 from datetime import date, datetime
 
-from flask import Flask, abort, g, has_request_context, render_template, request, session
+from flask import Flask, abort, g, has_request_context, jsonify, render_template, request, session
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
 
 from dost import i18n
@@ -64,12 +68,53 @@ def datetime_filter(value: datetime | None) -> str:
     return i18n.format_moment(value)
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = {key for key, _value in pairs}
+    if len(keys) != len(pairs):
+        # Which of two values counts differs between parsers; a client meaning one thing must say it once.
+        raise ValueError("duplicate key in a JSON object")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading strictly: anything but plain, finite, unambiguous JSON is a ValueError, which
+    request.get_json answers with a 400 (or None when silent) instead of an uncaught error."""
+
+    def loads(self, s: str | bytes, **kwargs) -> object:
+        """Parse JSON (request bodies, through get_json; also Flask's own, such as the session cookie)."""
+        if "object_hook" not in kwargs:  # a caller's own object_hook would lose to a pairs hook
+            kwargs.setdefault("object_pairs_hook", _unique_keys)
+        kwargs.setdefault("parse_constant", _no_constant)
+        kwargs.setdefault("parse_float", _finite_float)
+        try:
+            return json.loads(s, **kwargs)
+        except RecursionError:
+            # The decoder recurses once per level, so [[[…]]] a thousand deep exhausts the stack.
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
     """Bind extensions and register everything on the app."""
     from dost import logging_setup
 
+    # Request bodies (Flask-WTF reads JSON ones as form data, through get_json too) are read strictly.
+    app.json = StrictJSONProvider(app)
     logging_setup.init_app(app)
     db.init_app(app)
+    from dost import audit_log
+
+    audit_log.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -87,6 +132,11 @@ def init_app(app: Flask) -> None:
 
     signing.configure(salt=app.config.get("FIN_HASH_SALT") or signing.derive_salt(app.config["SECRET_KEY"]))
 
+    from dost.services import throttle
+
+    with app.app_context():
+        throttle.configure(db.engine, app.config["THROTTLE_STORAGE_URI"])
+
     app.jinja_env.filters["d"] = date_filter
     app.jinja_env.filters["dt"] = datetime_filter
     app.jinja_env.filters["num"] = i18n.format_number
@@ -99,6 +149,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["actor"] = labels.actor_label
     app.jinja_env.globals["get_locale"] = select_locale
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
+    from dost.blueprints.common import official_host
+
+    app.context_processor(lambda: {"official_host": official_host()})
 
     # Before the blueprints add their rules: every <int:...> in a URL is a database id.
     app.url_map.converters["int"] = IdConverter
@@ -112,14 +165,31 @@ def init_app(app: Flask) -> None:
     from dost.cli import register_cli
 
     register_cli(app)
+    _warn_about_settings(app)
+
+
+def _warn_about_settings(app: Flask) -> None:
+    """Tell operators at start-up about settings a production deployment needs."""
+    from dost.blueprints.common import configured_host
+
+    if configured_host(app.config.get("PUBLIC_BASE_URL")) is None:
+        log.warning("DOST_PUBLIC_BASE_URL is not set to the service's public http(s) URL: notices' QR codes will "
+                    "carry whatever host each request names instead of the official address, and the page header "
+                    "will show no official address.")
 
 
 def error_page(status: int, message: str | None = None, retry_after: int | None = None):
-    """An error page in the site layout (or its fragment for htmx), never a stack trace."""
-    template = "errors/_error.html" if getattr(request, "htmx", False) else "errors/error.html"
-    body = render_template(template, status=status, title=str(ERROR_TITLES.get(status, ERROR_TITLES[500])),
-                           message=message)
-    response = app_response(body, status)
+    """An error page in the site layout (or its fragment for htmx), never a stack trace; JSON under /api/."""
+    title = str(ERROR_TITLES.get(status, ERROR_TITLES[500]))
+    if request.path.startswith("/api/"):
+        # No API route took the request (an unknown URL or method): its clients still read JSON.
+        response = jsonify({"error": HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_"),
+                            "message": message or title})
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        template = "errors/_error.html" if getattr(request, "htmx", False) else "errors/error.html"
+        response = app_response(render_template(template, status=status, title=title, message=message), status)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     if status == 503:
@@ -168,7 +238,10 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return error_page(error.code or 500)
+        response = error_page(error.code or 500)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
@@ -206,18 +279,49 @@ def _register_input_guard(app: Flask) -> None:
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             values += request.form.items(multi=True)
         elif request.is_json and not request.path.startswith("/api/"):
-            # Flask-WTF reads a JSON body as the form's data: only an object of texts can be one.
+            # Flask-WTF reads a JSON body as the form's data: only an object of texts can be one, and only texts
+            # that can be written out again (JSON's \ud800 escapes make lone surrogates, which UTF-8 cannot hold).
             body = request.get_json(silent=True)
-            if not isinstance(body, dict) or not all(isinstance(item, str) for item in body.values()):
+            if not isinstance(body, dict) or not all(isinstance(item, str) and _utf8(key) and _utf8(item)
+                                                     for key, item in body.items()):
                 abort(400)
             values += body.items()
         if any("\x00" in key or "\x00" in value for key, value in values):
             abort(400)
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Session keys of someone signed in (Flask-Login's user id) or signing in (an Asan İmza wait, the insurer choice, a
+# signature under way): whatever is answered to such a session is that person's alone.
+PERSONAL_SESSION_KEYS = ("_user_id", "pending_credential", "asan_token", "pending_signature")
+
+
+def _personal_session() -> bool:
+    return any(key in session for key in PERSONAL_SESSION_KEYS)
+
+
 def _register_headers(app: Flask) -> None:
+    def note_personal_session():
+        g.personal_session = _personal_session()
+
+    # First of all, so the note is taken even when a later hook refuses the request (CSRF, rate limit, input guard).
+    app.before_request_funcs.setdefault(None, []).insert(0, note_personal_session)
+
     @app.after_request
     def security_headers(response):
+        if (g.get("personal_session") or _personal_session()) and not (
+                request.endpoint == "static" and response.status_code < 400):
+            # A signed-in user's pages, fragments, files, redirects and errors (and the responses that sign them in
+            # or out) stay out of every cache, the browser's too: FİN and SSN must not outlive ÇIXIŞ on a shared
+            # computer. Static assets are the same for everyone and stay cacheable.
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

@@ -85,8 +85,12 @@ class Snapshot:
         self.path = path
         self.memory: sqlite3.Connection | None = None
         self.tables = [t.name for t in Base.metadata.sorted_tables]
+        # The audit checkpoints written outside the database belong to the snapshot too.
+        self.checkpoints = Path(app.config["AUDIT_CHECKPOINT_FILE"])
+        self.checkpoint_lines: bytes | None = None
 
     def take(self) -> None:
+        self.checkpoint_lines = self.checkpoints.read_bytes() if self.checkpoints.exists() else None
         with self.app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -102,6 +106,9 @@ class Snapshot:
                         conn.execute(text(f'CREATE TABLE snapshot."{table}" AS TABLE public."{table}"'))
 
     def restore(self) -> None:
+        self.checkpoints.unlink(missing_ok=True)
+        if self.checkpoint_lines is not None:
+            self.checkpoints.write_bytes(self.checkpoint_lines)
         with self.app.app_context():
             db.session.remove()
             if self.backend == "sqlite":
@@ -134,6 +141,9 @@ def build_app(database_url: str, instance_path: Path, **overrides) -> Flask:
         # Checks logged in the request, so a test sees them at once (tests/test_check_log.py tests the batching).
         "VERIFY_LOG_FLUSH_SECONDS": 0,
         "SERVER_NAME": None,
+        # create_app's instance path is the project's: the audit key and checkpoints must not land there.
+        "AUDIT_KEY": "test-audit-key-0123456789abcdef0123456789",
+        "AUDIT_CHECKPOINT_FILE": str(Path(instance_path) / "audit-checkpoints.jsonl"),
         **overrides,
     }
     app = create_app(config)
@@ -157,7 +167,8 @@ def snapshot(request, tmp_path_factory) -> Iterator[Snapshot]:
     base = tmp_path_factory.mktemp(backend)
     path = base / "test.sqlite3" if backend == "sqlite" else None
     url = f"sqlite:///{path}" if backend == "sqlite" else PG_URL
-    app = build_app(url, base)
+    # The demo signature provider is off by default; the suite signs in with Asan İmza on its simulated phone.
+    app = build_app(url, base, DEMO_PROVIDERS=True)
     if backend == "postgresql":
         reset_postgres_schema(app)
     with app.app_context():

@@ -22,9 +22,12 @@ from dost.models import (
     Insurer,
     Notice,
     Person,
+    ServiceCode,
 )
 from dost.services import applications as service
+from dost.services import public_numbers
 from dost.services.actors import Actor
+from dost.services.deadlines import deadlines_for
 from dost.services.errors import DomainError, NotFound
 from dost.timeutil import today
 from tests.conftest import SEAL_A_ASAN, SEAL_B_CARD, sign_in_card
@@ -124,10 +127,13 @@ def test_confirm_assigns_number_hash_deadline_and_one_notice(session):
     result = service.confirm_new(session, actor, identity(person, certificate), "lost", today(), "a" * 43, BASE)
     application = result.application
     assert application.status == ApplicationStatus.SUBMITTED
-    assert application.registration_number == f"DSMF-{today().year}-{application.id:07d}"
+    assert public_numbers.NUMBER_RE.fullmatch(application.registration_number)
+    assert application.registration_number.startswith(f"DSMF-{today().year}-")
     assert application.application_type.value == "duplicate"
     assert application.content_sha256 == hashlib.sha256(service.canonical_content(application)).hexdigest()
-    assert (application.deadline - today()).days == 30
+    # 30 calendar days, moved to the next working day when the 30th is a rest day.
+    limits = deadlines_for(session, ServiceCode.SSN_CERTIFICATE, today())
+    assert application.deadline == limits.total and 30 <= (application.deadline - today()).days <= 45
     assert application.signed_authority == "seal"
     notice = session.scalar(select(Notice).where(Notice.application_id == application.id))
     assert notice.pdf.startswith(b"%PDF") and notice.pdf_sha256 == hashlib.sha256(notice.pdf).hexdigest()

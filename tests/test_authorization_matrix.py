@@ -111,7 +111,8 @@ TABLE: dict[tuple, tuple] = {
     ("auth.choose_insurer", "GET"): everyone(EMP),  # nothing pending: back to the sign-in page
     ("auth.choose_insurer", "POST"): everyone(EMP),
     ("auth.sign_out", "POST"): everyone(EMP),
-    ("auth.asan_phone", "GET"): everyone(OK),  # the demo provider's simulated phone (off with DOST_DEMO_PROVIDERS=0)
+    # The demo provider's simulated phone: on in the suite's app, off (404) unless DOST_DEMO_PROVIDERS=1.
+    ("auth.asan_phone", "GET"): everyone(OK),
     ("auth.asan_phone", "POST"): everyone(OK),
     # --- employer cabinet
     ("employer.insurer", "GET"): employer(OK, OK, OK, OK),

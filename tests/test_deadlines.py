@@ -157,3 +157,54 @@ def test_admin_pages_are_for_the_administrator_only(client):
     sign_in_staff(client, "agent.bak1")
     for url in ("/staff/admin/users", "/staff/admin/calendar", "/staff/admin/settings"):
         assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("confirmed,front_office,total", [
+    # 5 Dec 2026 is a Saturday; 2 Jan 2027 a Saturday holiday, carried over to Monday 4 Jan.
+    (date(2026, 12, 3), date(2026, 12, 7), date(2027, 1, 5)),
+    # Novruz and Ramazan 2026: 21 Mar is a holiday Saturday, the rest days run to 30 Mar; 18 Apr is a Saturday.
+    (date(2026, 3, 19), date(2026, 3, 31), date(2026, 4, 20)),
+    (date(2026, 11, 2), date(2026, 11, 4), date(2026, 12, 2)),
+])
+def test_a_term_in_calendar_days_ending_on_a_rest_day_ends_on_the_next_working_day(session, confirmed, front_office,
+                                                                                      total):
+    limits = deadlines.deadlines_for(session, ServiceCode.SSN_CERTIFICATE, confirmed)
+    assert (limits.front_office, limits.total) == (front_office, total)
+
+
+def test_a_rest_day_made_a_working_day_by_decree_counts():
+    # The holidays package's weekend_workdays: Sunday 29 Dec 2024 was a working day (the New Year transfer).
+    assert Calendar(set()).is_working_day(date(2024, 12, 29))
+    assert Calendar(set()).working_day_from(date(2024, 12, 29)) == date(2024, 12, 29)
+    assert not Calendar({date(2024, 12, 29)}).is_working_day(date(2024, 12, 29))
+
+
+def test_a_closure_moves_the_deadlines_it_falls_into_and_is_audited(session):
+    admin = actor(session, "admin")
+    start = date(2026, 11, 2)
+    affected = submit(session, on=start)
+    assert (affected.front_office_deadline, affected.deadline) == (date(2026, 11, 4), date(2026, 12, 2))
+    later = submit(session, person=employees(session)[1], on=date(2026, 12, 2))
+    before_later = (later.front_office_deadline, later.deadline)
+    item = deadlines.add_non_working_day(session, admin, date(2026, 12, 2), "Xüsusi rejim")
+    assert affected.deadline == date(2026, 12, 3) and affected.front_office_deadline == date(2026, 11, 4)
+    # Registered on the closure itself: its terms start from that day and are unchanged.
+    assert (later.front_office_deadline, later.deadline) == before_later
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "application.deadline_recomputed")).one()
+    assert event.object_id == affected.id and event.staff_user_id == admin.staff_user_id
+    assert event.changes == {"closure": "2026-12-02", "deadline": ["2026-12-02", "2026-12-03"]}
+    deadlines.remove_non_working_day(session, admin, item.id)
+    assert affected.deadline == date(2026, 12, 2)
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "application.deadline_recomputed")) == 2
+
+
+def test_a_closure_in_working_day_mode_adds_a_day_to_every_term_it_falls_into(session):
+    admin = actor(session, "admin")
+    deadlines.update_settings(session, admin, ServiceCode.SSN_CERTIFICATE, 30, 2, 28, True)
+    application = submit(session, on=date(2026, 11, 2))
+    front_office, total = application.front_office_deadline, application.deadline
+    deadlines.add_non_working_day(session, admin, date(2026, 11, 3), "Xüsusi rejim")
+    calendar = Calendar.load(session)
+    assert application.front_office_deadline == calendar.add_working_days(front_office, 1)
+    assert application.deadline == calendar.add_working_days(total, 1)

@@ -66,9 +66,11 @@ def test_the_cancelled_certificate_migration_keeps_every_row_and_reference(backe
     keys that point at it, and their enforcement must all survive; the new status is allowed, junk still is not."""
     app = _empty_database_app(backend, tmp_path)
     with app.app_context():
-        upgrade(revision="5d2a9e41c7b3")
+        # Today's models write the demo data, so at the head (they lack dropped columns); then back before the rebuild.
+        upgrade()
         demo.load(db.session, app.instance_path, persons=12)
         db.session.commit()
+        downgrade(revision="5d2a9e41c7b3")
         before = _certificate_rows()
         upgrade()
         assert _certificate_rows() == before and before

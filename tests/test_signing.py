@@ -119,9 +119,9 @@ def make_notice(
 
 
 def supersede(session, old: Notice, reason: ApplicationReason = ApplicationReason.DAMAGED,
-              issued_at: datetime | None = None) -> Notice:
-    """A later notice for the same person; the old one points to it."""
-    new = make_notice(session, person=old.application.person, reason=reason, issued_at=issued_at)
+              issued_at: datetime | None = None, walk_in: bool = False) -> Notice:
+    """A later notice for the same person (by the same insurer, or at a centre); the old one points to it."""
+    new = make_notice(session, person=old.application.person, reason=reason, issued_at=issued_at, walk_in=walk_in)
     old = session.get(Notice, old.id)
     old.superseded_by_id = new.id
     session.commit()

@@ -2,12 +2,13 @@
 
 import html
 import re
-from datetime import timedelta
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
-from dost.services import staff_auth
+from dost.models import AuditEvent
+from dost.services import staff_auth, throttle
 from dost.services.errors import DomainError, Forbidden
 from dost.timeutil import utcnow
 from tests.staff_support import actor, sign_in_staff, staff
@@ -60,15 +61,26 @@ def test_new_account_is_enrolled_and_signs_in(admin_client, client, session, app
     assert "2 saylı Bakı DOST Mərkəzi" in client.get("/staff/").get_data(as_text=True)
 
 
+def _lock(session, username: str) -> None:
+    """Five failed sign-ins: the user name is locked."""
+    for _ in range(5):
+        with pytest.raises(DomainError):
+            staff_auth.sign_in(session, username, "wrong-password", "123456", utcnow())
+    session.commit()
+    assert throttle.locked(session, [throttle.staff(username)], utcnow())
+
+
 def test_reset_totp_replaces_the_secret_and_lifts_a_lockout(session):
     admin = actor(session, "admin")
     user = staff(session, "agent.sum")
     old_secret = user.totp_secret
-    user.locked_until = utcnow() + timedelta(minutes=10)
+    _lock(session, "agent.sum")
     user.last_totp_step = 10**9
     _, secret = staff_auth.reset_totp(session, admin, user.id)
     assert secret != old_secret and user.totp_secret == secret
-    assert user.locked_until is None and user.last_totp_step is None
+    assert user.last_totp_step is None
+    assert throttle.locked(session, [throttle.staff("agent.sum")], utcnow()) == {}
+    session.commit()
     with pytest.raises(DomainError):
         staff_auth.sign_in(session, "agent.sum", "Agent-Sumqayit-2026", pyotp.TOTP(old_secret).now(), utcnow())
     assert staff_auth.sign_in(session, "agent.sum", "Agent-Sumqayit-2026", pyotp.TOTP(secret).now(), utcnow())
@@ -76,14 +88,16 @@ def test_reset_totp_replaces_the_secret_and_lifts_a_lockout(session):
 
 def test_deactivate_unlock_and_self_protection_through_the_pages(admin_client, session):
     user = staff(session, "agent.sum")
-    user.locked_until = utcnow() + timedelta(minutes=10)
-    session.commit()
+    _lock(session, "agent.sum")
     page = html.unescape(admin_client.get("/staff/admin/users").get_data(as_text=True))
     assert "Bloklanıb" in page and "Bloku götür" in page
     assert admin_client.post(f"/staff/admin/users/{user.id}/unlock").status_code == 302
+    assert throttle.locked(session, [throttle.staff("agent.sum")], utcnow()) == {}
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.unlocked")).object_id == user.id
+    assert "Bloku götür" not in admin_client.get("/staff/admin/users").get_data(as_text=True)
     assert admin_client.post(f"/staff/admin/users/{user.id}/deactivate").status_code == 302
     session.expire_all()
-    assert staff(session, "agent.sum").active is False and staff(session, "agent.sum").locked_until is None
+    assert staff(session, "agent.sum").active is False
     me = staff(session, "admin")
     response = admin_client.post(f"/staff/admin/users/{me.id}/deactivate", follow_redirects=True)
     assert "Öz hesabınızı deaktiv edə bilməzsiniz." in html.unescape(response.get_data(as_text=True))

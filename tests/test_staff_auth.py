@@ -1,4 +1,4 @@
-"""Staff sign-in: password + TOTP, a code accepted once, lockout, scopes of the guards, sign-out."""
+"""Staff sign-in: password + TOTP, a code accepted once, the user name's lockout, scopes of the guards, sign-out."""
 
 import html
 import re
@@ -8,10 +8,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from dost.models import AuditEvent, StaffUser
-from dost.services import staff_auth
+from dost.models import AuditEvent, SignInThrottle
+from dost.services import staff_auth, throttle
 from dost.services.errors import DomainError
-from dost.timeutil import as_utc, utcnow
+from dost.timeutil import utcnow
 from tests.conftest import sign_in_card
 from tests.staff_support import PASSWORDS, sign_in_staff, staff, totp_code
 
@@ -69,13 +69,14 @@ def test_bad_input_gets_a_message_beside_the_field(client, data, field, message)
 
 
 def test_wrong_code_is_refused_and_counted(client, session):
-    user = staff(session, "agent.bak1")
     wrong = "000000" if totp_code(session, "agent.bak1") != "000000" else "111111"
     response = sign_in_staff(client, "agent.bak1", code=wrong)
     assert response.status_code == 400
     assert "Təsdiq kodu yanlışdır" in _error(response.get_data(as_text=True), "code")
-    session.expire_all()
-    assert session.get(StaffUser, user.id).failed_attempts == 1
+    subject = throttle.staff("agent.bak1")
+    assert session.scalar(select(SignInThrottle.failures).where(SignInThrottle.subject == subject)) == 1
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.sign_in_failed")).one()
+    assert event.changes == {"reason": "code", "failures": 1}
 
 
 def test_a_code_is_accepted_once(client, session):
@@ -94,31 +95,44 @@ def test_htmx_bad_input_returns_the_form_fragment(client):
     assert response.status_code == 400 and page.lstrip().startswith("<form") and "<html" not in page
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(client, session):
+def test_five_failures_lock_the_user_name_for_a_minute(client, session):
     for _attempt in range(1, 6):
         response = client.post("/staff/sign-in", data={"username": "agent.bak1", "password": "wrong-password",
                                                        "code": "123456"})
         assert response.status_code == 400
     message = _error(response.get_data(as_text=True), "password")
-    assert "bloklanıb" in message and "15 dəqiqə" in message
-    # Even the right password and code are refused while locked.
+    assert "yeni cəhd qəbul olunmur" in message
+    # Even the right password and code are refused while locked, before they are checked.
     response = sign_in_staff(client, "agent.bak1")
-    assert response.status_code == 400 and "bloklanıb" in _error(response.get_data(as_text=True), "password")
-    session.expire_all()
-    user = staff(session, "agent.bak1")
-    assert as_utc(user.locked_until) > utcnow() + timedelta(minutes=14)
-    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.locked")) is not None
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) <= 60
+    assert _error(response.get_data(as_text=True), "password") == message
+    subject = throttle.staff("agent.bak1")
+    until = throttle.locked(session, [subject], utcnow())[subject]
+    assert utcnow() + timedelta(seconds=50) < until <= utcnow() + timedelta(minutes=1)
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.locked")).one()
+    assert event.changes["failures"] == 5
 
 
-def test_lockout_ends_after_fifteen_minutes(session):
+def test_lockout_ends_by_itself_and_grows_with_each_further_failure(session):
     now = utcnow()
     for _ in range(5):
         with pytest.raises(DomainError):
             staff_auth.sign_in(session, "agent.bak1", "wrong-password", "123456", now)
-    later = now + timedelta(minutes=15, seconds=1)
-    code = pyotp.TOTP(staff(session, "agent.bak1").totp_secret).at(later)
-    user = staff_auth.sign_in(session, "agent.bak1", PASSWORDS["agent.bak1"], code, later)
-    assert user.username == "agent.bak1" and user.failed_attempts == 0 and user.locked_until is None
+    with pytest.raises(throttle.Throttled):
+        staff_auth.sign_in(session, "agent.bak1", PASSWORDS["agent.bak1"], "123456", now + timedelta(seconds=59))
+    # After the minute one more failure locks the name for two.
+    later = now + timedelta(minutes=1)
+    with pytest.raises(DomainError) as failed:
+        staff_auth.sign_in(session, "agent.bak1", "wrong-password", "123456", later)
+    assert failed.value.code == "throttled" and failed.value.status_code == 400
+    with pytest.raises(throttle.Throttled):
+        staff_auth.sign_in(session, "agent.bak1", "wrong-password", "123456", later + timedelta(seconds=119))
+    latest = later + timedelta(minutes=2)
+    code = pyotp.TOTP(staff(session, "agent.bak1").totp_secret).at(latest)
+    user = staff_auth.sign_in(session, "agent.bak1", PASSWORDS["agent.bak1"], code, latest)
+    assert user.username == "agent.bak1"
+    # The success forgets the failures.
+    assert session.scalar(select(SignInThrottle)) is None
 
 
 def test_deactivated_account_cannot_sign_in_and_its_session_ends(client, session):

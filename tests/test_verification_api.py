@@ -11,6 +11,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from dost.services import signing
+from dost.timeutil import local
 from tests.test_signing import make_notice, refuse, supersede, token_of
 from tests.test_verification import private_values
 
@@ -81,6 +82,18 @@ def test_superseded_has_the_replacement(client, session):
     assert body["replacement"]["number"] == new.number
     assert body["replacement"]["path"] == "/v/" + token_of(new)
     assert body["replacement"]["reason"] == "Dövlət sosial sığorta şəhadətnaməsinin yararsız hala düşməsi"
+
+
+def test_a_replacement_applied_for_elsewhere_is_not_disclosed(client, session):
+    old = make_notice(session)
+    new = supersede(session, old, walk_in=True)
+    body = api(client, {"url": token_of(old)}).get_json()
+    assert body["reason"] == "superseded"
+    assert body["superseded_on"] == local(new.issued_at).date().isoformat()
+    assert "replacement" not in body
+    page = client.get("/v/" + token_of(old)).get_data(as_text=True)
+    assert new.number not in page and token_of(new) not in page and "Səbəb:" not in page
+    assert "əvəz olunub" in page
 
 
 def test_key_revoked(client, session):

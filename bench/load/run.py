@@ -111,7 +111,7 @@ def _data(url: str) -> tuple[list, list, list, int]:
     with cluster.connect(name) as conn:
         employed = conn.execute(
             "SELECT p.document_type, p.fin, c.ssn, EXISTS (SELECT 1 FROM application a "
-            "  WHERE a.open_key = i.id || ':' || p.id) "
+            "  WHERE a.open_key IN ('person:' || p.id, 'draft:' || i.id || ':' || p.id)) "
             "FROM person p JOIN employment_contract ec ON ec.person_id = p.id JOIN insurer i ON i.id = ec.insurer_id "
             "JOIN certificate c ON c.person_id = p.id AND c.status = 'active' "
             "WHERE i.voen = %s AND ec.start_date <= current_date "

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import current_app, make_response, redirect, render_template, request
 from flask_wtf import FlaskForm
@@ -51,6 +52,27 @@ def attach_error(form: FlaskForm, error: DomainError) -> None:
 def public_base_url() -> str:
     """The official address printed in notices: configured, or the host the request came to."""
     return current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+
+
+def official_host() -> str | None:
+    """The host of the configured public URL: the only one a page may call official (the request's Host header is
+    whatever the client, or a site proxying to this one, put there). None when no public URL is configured."""
+    return configured_host(current_app.config.get("PUBLIC_BASE_URL"))
+
+
+def configured_host(base_url: str | None) -> str | None:
+    """The host (and any port but the scheme's default, as request.host has it) of an http(s) URL, lower-cased;
+    None for anything else."""
+    try:
+        parts = urlsplit((base_url or "").strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = 443 if parts.scheme == "https" else 80
+    return host if port in (None, default) else f"{host}:{port}"
 
 
 # A path on this site: one leading slash, then no second slash or backslash (browsers read "//host" and "/\\host"

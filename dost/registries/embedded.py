@@ -123,6 +123,15 @@ class EmbeddedCertificateMonitoring:
         )
         return certificate_record(certificate) if certificate else None
 
+    def ordered_for_person(self, person_id: int) -> CertificateRecord | None:
+        certificate = self.session.scalar(
+            select(Certificate)
+            .where(Certificate.person_id == person_id, Certificate.status == CertificateStatus.ORDERED)
+            .order_by(Certificate.id)
+            .limit(1)
+        )
+        return certificate_record(certificate) if certificate else None
+
     def order_replacement(self, certificate_id: int, on: date) -> CertificateRecord:
         old = self.session.get_one(Certificate, certificate_id)
         # The SSN stays the person's for life; the new certificate carries the same number.

@@ -74,6 +74,9 @@ class CertificateMonitoring(Protocol):
 
     def current_for_person(self, person_id: int) -> CertificateRecord | None: ...
 
+    def ordered_for_person(self, person_id: int) -> CertificateRecord | None:
+        """A replacement ordered for the person and not yet handed over or cancelled."""
+
     def order_replacement(self, certificate_id: int, on: date) -> CertificateRecord: ...
 
     def activate_replacement(self, old_certificate_id: int, new_certificate_id: int) -> None: ...

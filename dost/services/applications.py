@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from cachetools import LRUCache
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from dost.models import (
 )
 from dost.registries import registries_for
 from dost.registries.interfaces import CertificateRecord, PersonRecord
-from dost.services import audit
+from dost.services import audit, public_numbers
 from dost.services.actors import Actor
 from dost.services.deadlines import deadlines_for
 from dost.services.errors import Conflict, DomainError, MultipleErrors, NotFound
@@ -44,13 +44,14 @@ REASON_TYPES = {
     ApplicationReason.DATA_ERROR: ApplicationType.CHANGE,
     ApplicationReason.DAMAGED: ApplicationType.DUPLICATE,
 }
-OPEN_STATUSES = (
-    ApplicationStatus.DRAFT,
+# Registered and not yet delivered or refused: a person has at most one, across every insurer and channel.
+IN_PROCESS_STATUSES = (
     ApplicationStatus.SUBMITTED,
     ApplicationStatus.VERIFIED,
     ApplicationStatus.ORDERED,
     ApplicationStatus.READY,
 )
+OPEN_STATUSES = (ApplicationStatus.DRAFT, *IN_PROCESS_STATUSES)
 MAX_INPUT = 64
 
 
@@ -101,9 +102,10 @@ def parse_identity(data: IdentityInput) -> tuple[DocumentType, str, str]:
 
 
 def validate_person(
-    session: Session, insurer_id: int | None, data: IdentityInput, on: date
+    session: Session, insurer_id: int | None, data: IdentityInput, on: date, application_id: int | None = None
 ) -> PersonLookup:
-    """The population registry record for the FİN, the SSN's certificate, and the employment rule."""
+    """The population registry record for the FİN, the SSN's certificate, the employment rule, and no other open
+    application for the person (`application_id`: the draft being edited or confirmed is not another one)."""
     document_type, fin, ssn = parse_identity(data)
     registries = registries_for(session)
     person = registries.population.find_by_fin(fin)
@@ -126,6 +128,8 @@ def validate_person(
             _l("Şəxsin bu sığortaedənlə bu gün qüvvədə olan əmək müqaviləsi yoxdur."),
             "fin",
         )
+    if (open_one := open_application_for(session, insurer_id, person.person_id, application_id)) is not None:
+        raise OpenApplicationExists(open_one, insurer_id)
     return PersonLookup(person=person, certificate=certificate, document_type=document_type)
 
 
@@ -137,21 +141,47 @@ def parse_reason(value: str | None) -> ApplicationReason:
         raise _field_error("reason", _l("Müraciətin səbəbini seçin."), "reason") from None
 
 
-def _open_key(insurer_id: int | None, person_id: int) -> str:
-    return f"{insurer_id if insurer_id is not None else 'walk-in'}:{person_id}"
+def _draft_key(insurer_id: int | None, person_id: int) -> str:
+    return f"draft:{insurer_id if insurer_id is not None else 'walk-in'}:{person_id}"
 
 
-def _existing_open(session: Session, insurer_id: int | None, person_id: int) -> Application | None:
-    return session.scalar(select(Application).where(Application.open_key == _open_key(insurer_id, person_id)))
+def _in_process_key(person_id: int) -> str:
+    return f"person:{person_id}"
 
 
-def _open_application_error(existing: Application) -> DomainError:
-    state = _l("qaralama") if existing.status == ApplicationStatus.DRAFT else _l("icrada olan müraciət")
-    return DomainError(
-        "open_application_exists",
-        _l("Bu şəxs üçün artıq açıq müraciət var (%(state)s). Onu reyestrdən davam etdirin.", state=state),
-        "fin",
-    )
+def open_application_for(session: Session, insurer_id: int | None, person_id: int,
+                         exclude_id: int | None = None) -> Application | None:
+    """What stops a new application for the person: any registered one still in process (whoever applied), else
+    this insurer's own draft. Another insurer's draft stops nobody."""
+    own_draft = and_(Application.status == ApplicationStatus.DRAFT,
+                     Application.insurer_id.is_(None) if insurer_id is None else Application.insurer_id == insurer_id)
+    query = (select(Application)
+             .where(Application.person_id == person_id,
+                    or_(Application.status.in_(IN_PROCESS_STATUSES), own_draft))
+             .order_by(case((Application.status == ApplicationStatus.DRAFT, 1), else_=0), Application.id)
+             .limit(1))
+    if exclude_id is not None:
+        query = query.where(Application.id != exclude_id)
+    return session.scalar(query)
+
+
+class OpenApplicationExists(DomainError):
+    """The person already has an open application; the message names it (its number once registered)."""
+
+    status_code = 409
+
+    def __init__(self, existing: Application, insurer_id: int | None):
+        self.application_id = existing.id
+        self.registration_number = existing.registration_number
+        # Only the insurer's own application may be linked to; another's is named, never opened.
+        self.own = existing.insurer_id is not None and existing.insurer_id == insurer_id
+        if existing.status == ApplicationStatus.DRAFT:
+            message = _l("Bu şəxs üçün artıq qaralama var. Onu reyestrdən davam etdirin və ya silin.")
+        else:
+            message = _l("Bu şəxs üçün artıq icrada olan müraciət var: № %(number)s. Yeni müraciət yalnız o "
+                         "başa çatdıqdan (təhvil və ya imtina) sonra verilə bilər.",
+                         number=existing.registration_number)
+        super().__init__("open_application_exists", message, "fin")
 
 
 def _fill(application: Application, lookup: PersonLookup, reason: ApplicationReason | None) -> None:
@@ -186,33 +216,28 @@ def save_draft(
     application_id: int | None = None,
 ) -> Application:
     """Yadda saxla: create or update a draft (the reason may still be empty)."""
-    lookup = validate_person(session, actor.insurer_id, data, on)
-    reason = parse_reason(reason_value) if reason_value else None
     if application_id is not None:
         application = get_for_insurer(session, actor, application_id)
         _require_status(application, ApplicationStatus.DRAFT, "edit")
-        existing = _existing_open(session, actor.insurer_id, lookup.person.person_id)
-        if existing is not None and existing.id != application.id:
-            raise _open_application_error(existing)
+    lookup = validate_person(session, actor.insurer_id, data, on, application_id)
+    reason = parse_reason(reason_value) if reason_value else None
+    if application_id is not None:
         before = _snapshot(application)
         _fill(application, lookup, reason)
-        application.open_key = _open_key(actor.insurer_id, lookup.person.person_id)
+        application.open_key = _draft_key(actor.insurer_id, lookup.person.person_id)
         application.updated_at = utcnow()
         application.version += 1
         session.flush()
         audit.record(session, actor, "application.draft_updated", "application", application.id,
                      _diff(before, _snapshot(application)))
         return application
-    existing = _existing_open(session, actor.insurer_id, lookup.person.person_id)
-    if existing is not None:
-        raise _open_application_error(existing)
     application = Application(
         insurer_id=actor.insurer_id,
         channel=Channel.ONLINE,
         status=ApplicationStatus.DRAFT,
         application_date=on,
         created_by_credential_id=actor.credential_id,
-        open_key=_open_key(actor.insurer_id, lookup.person.person_id),
+        open_key=_draft_key(actor.insurer_id, lookup.person.person_id),
         created_at=utcnow(),
         updated_at=utcnow(),
     )
@@ -230,9 +255,9 @@ def _insert(session: Session, application: Application, actor: Actor) -> None:
             session.add(application)
             session.flush()
     except IntegrityError:
-        existing = _existing_open(session, application.insurer_id, application.person_id)
+        existing = open_application_for(session, application.insurer_id, application.person_id)
         if existing is not None:
-            raise _open_application_error(existing) from None
+            raise OpenApplicationExists(existing, application.insurer_id) from None
         raise
 
 
@@ -310,6 +335,46 @@ class ConfirmResult:
     already_confirmed: bool = False
 
 
+def confirm(
+    session: Session,
+    actor: Actor,
+    data: IdentityInput,
+    reason_value: str | None,
+    on: date,
+    submission_key: str,
+    base_url: str,
+    draft_id: int | None = None,
+) -> ConfirmResult:
+    """Təsdiqlə (signed) from the wizard or on a saved draft; a repeat, or a twin sent at the same moment, lands on
+    the application that was confirmed first."""
+    if (done := _confirmed_before(session, actor, submission_key, draft_id)) is not None:
+        return done
+    try:
+        # A savepoint: a twin that loses the race leaves nothing of its own attempt behind.
+        with session.begin_nested():
+            if draft_id is None:
+                return confirm_new(session, actor, data, reason_value, on, submission_key, base_url)
+            if get_for_insurer(session, actor, draft_id).status == ApplicationStatus.DRAFT:
+                save_draft(session, actor, data, reason_value, on, draft_id)
+            return confirm_draft(session, actor, draft_id, on, base_url)
+    except (Conflict, OpenApplicationExists):
+        # Whoever won has committed (the loser waited for its row or key); if it was this very form, go there.
+        if (done := _confirmed_before(session, actor, submission_key, draft_id)) is not None:
+            return done
+        raise
+
+
+def _confirmed_before(session: Session, actor: Actor, submission_key: str,
+                      draft_id: int | None) -> ConfirmResult | None:
+    condition = Application.id == draft_id if draft_id is not None else Application.submission_key == submission_key
+    existing = session.scalar(
+        select(Application)
+        .where(condition, Application.insurer_id == actor.insurer_id, Application.registration_number.is_not(None))
+        .execution_options(populate_existing=True)
+    )
+    return ConfirmResult(existing, already_confirmed=True) if existing is not None else None
+
+
 def confirm_new(
     session: Session,
     actor: Actor,
@@ -327,15 +392,13 @@ def confirm_new(
         return ConfirmResult(existing, already_confirmed=True)
     reason = parse_reason(reason_value)
     lookup = validate_person(session, actor.insurer_id, data, on)
-    if (open_one := _existing_open(session, actor.insurer_id, lookup.person.person_id)) is not None:
-        raise _open_application_error(open_one)
     application = Application(
         insurer_id=actor.insurer_id,
         channel=Channel.ONLINE,
         status=ApplicationStatus.DRAFT,
         application_date=on,
         created_by_credential_id=actor.credential_id,
-        open_key=_open_key(actor.insurer_id, lookup.person.person_id),
+        open_key=_draft_key(actor.insurer_id, lookup.person.person_id),
         submission_key=submission_key,
         created_at=utcnow(),
         updated_at=utcnow(),
@@ -360,31 +423,36 @@ def confirm_draft(
         raise DomainError("reason", _l("Müraciətin səbəbini seçin."), "reason")
     # The rules are checked again at signing: employment or the certificate may have changed since the draft.
     validate_person(session, actor.insurer_id,
-                    IdentityInput(application.document_type.value, application.fin, application.ssn), on)
+                    IdentityInput(application.document_type.value, application.fin, application.ssn), on,
+                    application.id)
     _submit(session, actor, application, on, base_url)
     return ConfirmResult(application)
 
 
-def registration_number(application: Application, on: date) -> str:
-    """DSMF-<year>-<7-digit id>: unique because the id is."""
-    return f"DSMF-{on.year}-{application.id:07d}"
-
-
 def _submit(session: Session, actor: Actor, application: Application, on: date, base_url: str) -> None:
-    # Claim the draft atomically: of two concurrent confirms exactly one moves it out of draft.
-    claimed = session.execute(
-        update(Application)
-        .where(Application.id == application.id, Application.status == ApplicationStatus.DRAFT,
-               Application.version == application.version)
-        .values(status=ApplicationStatus.SUBMITTED, version=Application.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    # Claim the draft atomically: of two concurrent confirms exactly one moves it out of draft. The person's
+    # in-process key is unique: of two registrations for one person (any insurer, any channel) one commits.
+    try:
+        with session.begin_nested():
+            claimed = session.execute(
+                update(Application)
+                .where(Application.id == application.id, Application.status == ApplicationStatus.DRAFT,
+                       Application.version == application.version)
+                .values(status=ApplicationStatus.SUBMITTED, version=Application.version + 1,
+                        open_key=_in_process_key(application.person_id))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+    except IntegrityError:
+        existing = open_application_for(session, application.insurer_id, application.person_id, application.id)
+        if existing is not None:
+            raise OpenApplicationExists(existing, application.insurer_id) from None
+        raise
     if claimed != 1:
         raise Conflict("already_confirmed", _l("Bu müraciət artıq təsdiqlənib."))
     session.refresh(application)
     now = utcnow()
     deadlines = deadlines_for(session, ServiceCode.SSN_CERTIFICATE, on)
-    application.registration_number = registration_number(application, on)
+    assign_registration_number(session, application, on)
     application.submitted_at = now
     application.content_sha256 = hashlib.sha256(canonical_content(application)).hexdigest()
     application.signed_by_credential_id = actor.credential_id
@@ -401,6 +469,19 @@ def _submit(session: Session, actor: Actor, application: Application, on: date, 
         "deadline": application.deadline,
         "notice": notice.number,
     })
+
+
+def assign_registration_number(session: Session, application: Application, on: date) -> None:
+    """A random public number (see public_numbers); a collision, however unlikely, draws again."""
+    for _ in range(5):
+        try:
+            with session.begin_nested():
+                application.registration_number = public_numbers.new_number(on.year)
+                session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("no free registration number after 5 draws")
 
 
 def issue_notice(session: Session, application: Application, now: datetime, base_url: str) -> Notice:
@@ -632,8 +713,6 @@ def create_walk_in(
     lookup = validate_person(session, insurer_id, data, on)
     if representative is not None:
         _check_representative(representative)
-    if (open_one := _existing_open(session, insurer_id, lookup.person.person_id)) is not None:
-        raise _open_application_error(open_one)
     application = Application(
         insurer_id=insurer_id,
         channel=Channel.WALK_IN,
@@ -641,7 +720,7 @@ def create_walk_in(
         status=ApplicationStatus.DRAFT,
         application_date=on,
         created_by_staff_id=actor.staff_user_id,
-        open_key=_open_key(insurer_id, lookup.person.person_id),
+        open_key=_draft_key(insurer_id, lookup.person.person_id),
         representative_name=representative.name if representative else None,
         representative_fin=validation.normalize_fin(representative.fin) if representative else None,
         representative_document=representative.document if representative else None,

@@ -11,21 +11,24 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dost.models import NonWorkingDay, ServiceCode, ServiceSetting
+from dost.models import Application, ApplicationStatus, NonWorkingDay, ServiceCode, ServiceSetting
 from dost.services import audit
 from dost.services.actors import Actor
 from dost.services.errors import DomainError, Forbidden, NotFound
+from dost.timeutil import local
 
 PASSPORT_DEFAULTS = {"total_days": 30, "front_office_days": 2, "back_office_days": 28, "working_days": False}
 
 
 @lru_cache(maxsize=32)
-def _public_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("AZ", years=year).keys())
+def _country_calendar(year: int) -> holidays.HolidayBase:
+    # One year per object: the package would otherwise add years to a shared object as they are asked for.
+    return holidays.country_holidays("AZ", years=year)
 
 
 class Calendar:
-    """Working days: not a weekend, not an Azerbaijani public holiday, not an extra non-working day."""
+    """Working days as the holidays package knows Azerbaijan's (weekends, public holidays and the days carried
+    over from them, Saturdays a Cabinet decision makes working days), less the administrator's extra closures."""
 
     def __init__(self, extra_closed: set[date]):
         self.extra_closed = extra_closed
@@ -35,7 +38,14 @@ class Calendar:
         return cls(set(session.scalars(select(NonWorkingDay.day))))
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in _public_holidays(day.year) and day not in self.extra_closed
+        return day not in self.extra_closed and _country_calendar(day.year).is_working_day(day)
+
+    def working_day_from(self, day: date) -> date:
+        """The day itself when it is a working day, else the next working day (where a term ending on a rest
+        day ends)."""
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day
 
     def add_working_days(self, start: date, days: int) -> date:
         """The day on which `days` working days after `start` have passed (start itself not counted)."""
@@ -78,16 +88,20 @@ def settings_for(session: Session, service: ServiceCode) -> ServiceSetting:
 
 def deadlines_for(session: Session, service: ServiceCode, start: date) -> Deadlines:
     """Front-office and total deadlines of an application registered on `start`."""
-    setting = settings_for(session, service)
+    return compute_deadlines(settings_for(session, service), Calendar.load(session), start)
+
+
+def compute_deadlines(setting: ServiceSetting, calendar: Calendar, start: date) -> Deadlines:
+    """In working days, or in calendar days where a term whose last day is not a working day ends on the next
+    working day."""
     if setting.working_days:
-        calendar = Calendar.load(session)
         return Deadlines(
             front_office=calendar.add_working_days(start, setting.front_office_days),
             total=calendar.add_working_days(start, setting.total_days),
         )
     return Deadlines(
-        front_office=start + timedelta(days=setting.front_office_days),
-        total=start + timedelta(days=setting.total_days),
+        front_office=calendar.working_day_from(start + timedelta(days=setting.front_office_days)),
+        total=calendar.working_day_from(start + timedelta(days=setting.total_days)),
     )
 
 
@@ -146,11 +160,13 @@ def add_non_working_day(session: Session, actor: Actor, day: date | None, descri
         raise DomainError("too_long", _l("Ən çox %(max)d simvol daxil edilə bilər.", max=200), "description")
     if session.scalar(select(NonWorkingDay.id).where(NonWorkingDay.day == day)) is not None:
         raise DomainError("duplicate", _l("Bu tarix artıq qeyri-iş günü kimi qeyd olunub."), "day")
+    before = Calendar.load(session)
     item = NonWorkingDay(day=day, description=description)
     session.add(item)
     session.flush()
     audit.record(session, actor, "calendar.day_added", "non_working_day", item.id,
                  {"day": day, "description": description})
+    recompute_running(session, actor, day, before, Calendar.load(session))
     return item
 
 
@@ -162,8 +178,47 @@ def remove_non_working_day(session: Session, actor: Actor, item_id: int) -> None
         raise NotFound()
     audit.record(session, actor, "calendar.day_removed", "non_working_day", item.id,
                  {"day": item.day, "description": item.description})
+    before = Calendar.load(session)
+    day = item.day
     session.delete(item)
     session.flush()
+    recompute_running(session, actor, day, before, Calendar.load(session))
+
+
+def recompute_running(session: Session, actor: Actor, day: date, before: Calendar, after: Calendar) -> int:
+    """A closure declared or withdrawn on `day` moves the deadlines of running applications it falls into; each
+    change is audited. Only deadlines that the service's settings and the earlier calendar give are moved: one
+    registered under other settings keeps what it was given, as a settings change leaves it."""
+    setting = settings_for(session, ServiceCode.SSN_CERTIFICATE)
+    running = session.scalars(
+        select(Application)
+        .where(Application.status.in_((ApplicationStatus.SUBMITTED, ApplicationStatus.VERIFIED,
+                                       ApplicationStatus.ORDERED, ApplicationStatus.READY)),
+               Application.submitted_at.is_not(None), Application.deadline >= day)
+        .order_by(Application.id)
+    ).all()
+    moved = 0
+    for application in running:
+        start = local(application.submitted_at).date()
+        if start >= day:
+            continue
+        was = compute_deadlines(setting, before, start)
+        if (application.front_office_deadline, application.deadline) != (was.front_office, was.total):
+            continue
+        now = compute_deadlines(setting, after, start)
+        if now == was:
+            continue
+        application.front_office_deadline, application.deadline = now.front_office, now.total
+        session.flush()
+        changes = {"closure": day}
+        if now.front_office != was.front_office:
+            changes["front_office_deadline"] = [was.front_office, now.front_office]
+        if now.total != was.total:
+            changes["deadline"] = [was.total, now.total]
+        audit.record(session, actor, "application.deadline_recomputed", "application", application.id, changes,
+                     insurer_id=application.insurer_id)
+        moved += 1
+    return moved
 
 
 def update_settings(session: Session, actor: Actor, service: ServiceCode, total_days: int | None,

@@ -403,7 +403,29 @@ CERTIFICATE_RESULTS = {
     "missing": _l("“Monitoring”: şəxsin qüvvədə olan şəhadətnaməsi tapılmadı."),
     "superseded": _l("“Monitoring”: müraciətdəki şəhadətnamə artıq başqası ilə əvəz olunub."),
     "ssn_mismatch": _l("“Monitoring”: SSN bu şəxsə aid deyil."),
+    "replacement_in_progress": _l("“Monitoring”: bu şəxs üçün başqa müraciət üzrə yeni şəhadətnamə artıq "
+                                  "icradadır."),
 }
+# Past the checks: another application of the person in these statuses is a replacement under way.
+REPLACEMENT_STATUSES = (S.VERIFIED, S.ORDERED, S.READY)
+
+
+def _replacement_in_progress(session: Session, application: Application) -> str | None:
+    """The number of another replacement of the person's certificate under way (ordered in "Monitoring", or
+    another application past its checks), else None. The database allows one registered application per person;
+    this guards data from before that rule and orders made outside this service."""
+    other = session.scalar(
+        select(Application.registration_number)
+        .where(Application.person_id == application.person_id, Application.id != application.id,
+               Application.status.in_(REPLACEMENT_STATUSES))
+        .order_by(Application.id).limit(1)
+    )
+    if other is not None:
+        return other
+    ordered = registries_for(session).monitoring.ordered_for_person(application.person_id)
+    if ordered is not None and ordered.certificate_id != application.new_certificate_id:
+        return f"SSN {ordered.ssn}"
+    return None
 
 
 def verify(session: Session, actor: Actor, application_id: int, version: int | None, on: date) -> CheckOutcome:
@@ -424,6 +446,8 @@ def verify(session: Session, actor: Actor, application_id: int, version: int | N
         certificate = "superseded"
     elif by_ssn is None or by_ssn.person_id != application.person_id:
         certificate = "ssn_mismatch"
+    elif _replacement_in_progress(session, application) is not None:
+        certificate = "replacement_in_progress"
     else:
         certificate = "active"
     outcome = CheckOutcome(employment, certificate, current.certificate_id if current else None, application)
@@ -449,6 +473,12 @@ def verify(session: Session, actor: Actor, application_id: int, version: int | N
 def order(session: Session, actor: Actor, application_id: int, version: int | None, on: date) -> Application:
     """Step 6: order the new certificate (or its duplicate) through "Monitoring"."""
     _, application = _prepare(session, actor, application_id, version, "order")
+    if (other := _replacement_in_progress(session, application)) is not None:
+        raise DomainError(
+            "replacement_in_progress",
+            _l("Bu şəxs üçün başqa müraciət üzrə yeni şəhadətnamə artıq icradadır (%(other)s). İkinci şəhadətnamə "
+               "sifariş edilə bilməz; bu müraciəti imtina ilə bağlayın.", other=other),
+        )
     now = utcnow()
     # Claim first: the loser of a race never reaches the external order.
     source = _claim(session, application, version, S.ORDERED, now)
@@ -594,6 +624,7 @@ ACTION_LABELS = {
     "application.refused": _l("İmtina edildi"),
     "application.reminder_sent": _l("Müddət barədə xatırlatma göndərildi"),
     "application.overdue_flagged": _l("Vaxtı keçmiş kimi qeyd edildi"),
+    "application.deadline_recomputed": _l("Qeyri-iş günü ilə əlaqədar müddət yenidən hesablandı"),
 }
 
 

@@ -12,7 +12,7 @@ from dost import i18n, validation
 from dost.models import Credential, CredentialKind
 from dost.registries import registries_for
 from dost.registries.interfaces import AsanChallenge, SignatureError
-from dost.services import audit
+from dost.services import audit, throttle
 from dost.services.actors import Actor
 from dost.services.authority import InsurerAccess, accesses_for
 from dost.services.errors import DomainError
@@ -64,17 +64,37 @@ def check_asan_input(mobile_number: str, asan_user_id: str) -> tuple[str, str]:
     return mobile_number, asan_user_id
 
 
-def sign_in_with_card(session: Session, card_number: str, pin: str, on: date) -> SignInResult:
-    """Check the card and PIN with the provider, then the credential's insurers."""
+def sign_in_with_card(session: Session, card_number: str, pin: str, on: date,
+                      now: datetime | None = None) -> SignInResult:
+    """Check the card and PIN with the provider, within the card's guessing limit; then the credential's insurers."""
     card_number, pin = check_card_input(card_number, pin)
+    now = now or utcnow()
+    attempt = throttle.attempt(session, throttle.card(card_number), now, "pin")
     provider = registries_for(session).signatures
     try:
         record = provider.check_card(card_number, pin)
     except SignatureError as error:
+        locked = _card_failed(session, attempt, card_number)
+        if locked is not None:
+            raise locked from None
         if error.code == "wrong_secret":
             raise DomainError("wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
         raise DomainError("unknown_card", _l("Bu nömrə ilə e-imza kartı tapılmadı."), "card_number") from None
+    throttle.succeeded(session, attempt)
     return _complete(session, record.credential_id, on, "card_number")
+
+
+def _card_failed(session: Session, attempt: throttle.Attempt, card_number: str) -> DomainError | None:
+    """Audit a lock that this failure leaves on a real card; returns the answer when it locks."""
+    if attempt.locked_until is None:
+        return None
+    record = registries_for(session).signatures.find_credential(CredentialKind.CARD, card_number)
+    if record is not None:
+        # In a transaction of its own: the caller rolls the failed sign-in back.
+        with throttle.apart(session) as own:
+            audit.record(own, Actor.system(), "credential.throttled", "credential", record.credential_id,
+                         {"locked_until": attempt.locked_until, "failures": attempt.failures})
+    return attempt.failed("pin")
 
 
 def start_asan_sign_in(session: Session, mobile_number: str, asan_user_id: str, on: date) -> AsanChallenge:
@@ -138,8 +158,8 @@ def record_sign_in(session: Session, credential: Credential, access: InsurerAcce
     audit.record(session, actor, "session.sign_in", "credential", credential.id, {"method": method})
 
 
-def check_signer_pin(session: Session, credential: Credential, pin: str) -> None:
-    """Signing with the card asks the provider for the PIN again; the card must be the signed-in credential's."""
+def check_signer_pin(session: Session, credential: Credential, pin: str, now: datetime | None = None) -> None:
+    """Signing with the card asks the provider for the PIN again (the card's guessing limit counts it too)."""
     pin = (pin or "").strip()
     if not pin:
         raise DomainError("required", _l("İmzalamaq üçün PIN kodu daxil edin."), "pin")
@@ -147,10 +167,14 @@ def check_signer_pin(session: Session, credential: Credential, pin: str) -> None
         raise DomainError("format", _l("PIN kod 4–8 rəqəmdən ibarət olmalıdır."), "pin")
     if credential.kind != CredentialKind.CARD or credential.card_number is None:
         raise DomainError("wrong_kind", _l("Bu e-imza ilə PIN kodla imzalamaq mümkün deyil."), "pin")
+    attempt = throttle.attempt(session, throttle.card(credential.card_number), now or utcnow(), "pin")
     try:
         record = registries_for(session).signatures.check_card(credential.card_number, pin)
     except SignatureError:
-        raise DomainError("wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
+        raise _card_failed(session, attempt, credential.card_number) or DomainError(
+            "wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
+    throttle.succeeded(session, attempt)
+    # The card must be the signed-in credential's.
     if record.credential_id != credential.id or not record.in_force(today()):
         raise DomainError("credential_expired", _l("E-imzanın etibarlılıq müddəti bitib."), "pin")
 

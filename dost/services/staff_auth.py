@@ -7,7 +7,7 @@ import hmac
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pyotp
 import segno
@@ -16,14 +16,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from dost.models import BackOffice, Centre, StaffRole, StaffUser
-from dost.services import audit
+from dost.services import audit, throttle
 from dost.services.actors import Actor
 from dost.services.errors import DomainError, Forbidden, NotFound
 from dost.services.passwords import check_password, hash_password
-from dost.timeutil import as_utc, local
+from dost.timeutil import as_utc
 
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
 TOTP_INTERVAL = 30
 # Codes of the previous and the next 30-second step are accepted too: phone clocks drift.
 TOTP_WINDOW = 1
@@ -54,12 +52,6 @@ def _wrong_credentials() -> DomainError:
     return DomainError("wrong_password", _l("İstifadəçi adı və ya şifrə yanlışdır."), "password")
 
 
-def _locked_message(until: datetime):
-    return _l("Hesab ardıcıl %(count)d uğursuz cəhdə görə %(time)s-dək (%(minutes)d dəqiqə) bloklanıb. Sonra yenidən "
-              "cəhd edin və ya administratora müraciət edin.",
-              count=MAX_FAILURES, time=local(until).strftime("%H:%M"), minutes=LOCK_MINUTES)
-
-
 def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The TOTP time step whose code this is (within the allowed drift), or None."""
     totp = pyotp.TOTP(secret, interval=TOTP_INTERVAL)
@@ -70,62 +62,54 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def _fail(session: Session, user: StaffUser, now: datetime, reason: str) -> DomainError | None:
-    """Count a failed attempt; returns the lockout error when this one locked the account."""
-    session.execute(
-        update(StaffUser).where(StaffUser.id == user.id)
-        .values(failed_attempts=StaffUser.failed_attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(user)
-    audit.record(session, _actor_for(user), "staff.sign_in_failed", "staff_user", user.id,
-                 {"reason": reason, "failed_attempts": user.failed_attempts})
-    if user.failed_attempts < MAX_FAILURES:
-        return None
-    user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-    user.failed_attempts = 0
-    session.flush()
-    audit.record(session, _actor_for(user), "staff.locked", "staff_user", user.id,
-                 {"locked_until": user.locked_until})
-    return DomainError("locked", _locked_message(user.locked_until), "password")
+def _fail(session: Session, attempt: throttle.Attempt, user: StaffUser | None, reason: str) -> DomainError | None:
+    """Audit a failed attempt on a real account, and the lock it leaves; returns the answer when it locks."""
+    if user is not None:
+        audit.record(session, _actor_for(user), "staff.sign_in_failed", "staff_user", user.id,
+                     {"reason": reason, "failures": attempt.failures})
+        if attempt.locked_until is not None:
+            audit.record(session, _actor_for(user), "staff.locked", "staff_user", user.id,
+                         {"locked_until": attempt.locked_until, "failures": attempt.failures})
+    # Keyed by the name typed: an unknown name gets the very same answers, so names cannot be probed.
+    return attempt.failed("password")
 
 
 def sign_in(session: Session, username: str | None, password: str | None, code: str | None,
             now: datetime) -> StaffUser:
-    """Check the password and a fresh TOTP code. Failed attempts are flushed before the error is raised:
-    the caller commits them even though the sign-in fails."""
+    """Check the password and a fresh TOTP code, within the guessing limit of the user name as typed."""
+    # A failure's audit events are flushed before the error is raised: the caller commits them all the same.
     global _dummy_hash
     username = _require(username, "username", _l("İstifadəçi adını daxil edin.")).lower()
     password = _require(password, "password", _l("Şifrəni daxil edin."))
     code = re.sub(r"\s", "", _require(code, "code", _l("Autentifikator tətbiqindəki 6 rəqəmli kodu daxil edin.")))
     if not CODE_RE.fullmatch(code):
         raise DomainError("format", _l("Təsdiq kodu 6 rəqəmdən ibarət olmalıdır."), "code")
+    attempt = throttle.attempt(session, throttle.staff(username), now, "password")
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
     if user is None:
         # Spend the same time as for a real account, so names cannot be probed by timing.
         _dummy_hash = _dummy_hash or hash_password("no-such-user")
         check_password(_dummy_hash, password)
-        raise _wrong_credentials()
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
-        raise DomainError("locked", _locked_message(as_utc(user.locked_until)), "password")
+        raise _fail(session, attempt, None, "password") or _wrong_credentials()
     if not check_password(user.password_hash, password):
-        raise _fail(session, user, now, "password") or _wrong_credentials()
+        raise _fail(session, attempt, user, "password") or _wrong_credentials()
     if not user.active:
         raise DomainError("inactive", _l("Hesab deaktiv edilib. Administratora müraciət edin."), "username")
     step = matching_step(user.totp_secret, code, now)
     if step is None:
-        raise _fail(session, user, now, "code") or DomainError(
+        raise _fail(session, attempt, user, "code") or DomainError(
             "wrong_code", _l("Təsdiq kodu yanlışdır və ya vaxtı keçib. Tətbiqdəki cari kodu daxil edin."), "code")
     # Accept each code once, even when two sign-ins race with it: only one can move the step forward.
     taken = session.execute(
         update(StaffUser)
         .where(StaffUser.id == user.id, or_(StaffUser.last_totp_step.is_(None), StaffUser.last_totp_step < step))
-        .values(last_totp_step=step, failed_attempts=0, locked_until=None)
+        .values(last_totp_step=step)
         .execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
-        raise _fail(session, user, now, "code_reused") or DomainError(
+        raise _fail(session, attempt, user, "code_reused") or DomainError(
             "code_reused", _l("Bu kod artıq istifadə olunub. Tətbiqdə növbəti kodun çıxmasını gözləyin."), "code")
+    throttle.succeeded(session, attempt)
     session.refresh(user)
     audit.record(session, _actor_for(user), "staff.sign_in", "staff_user", user.id, {"role": user.role})
     return user
@@ -217,7 +201,7 @@ def create_user(session: Session, actor: Actor, data: NewStaff) -> tuple[StaffUs
     secret = new_secret()
     user = StaffUser(username=username, full_name=full_name, password_hash=hash_password(password),
                      totp_secret=secret, role=role, centre_id=centre_id, back_office=back_office, region=region,
-                     active=True, failed_attempts=0)
+                     active=True)
     session.add(user)
     session.flush()
     audit.record(session, actor, "staff.created", "staff_user", user.id,
@@ -247,13 +231,17 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> St
     return user
 
 
+def lockouts(session: Session, actor: Actor, users: list[StaffUser], now: datetime) -> dict[int, datetime]:
+    """The accounts among these whose user name is locked at `now`, with the end of the lock."""
+    _require_admin(session, actor)
+    ids = {throttle.staff(user.username): user.id for user in users}
+    return {ids[subject]: until for subject, until in throttle.locked(session, ids, now).items()}
+
+
 def unlock(session: Session, actor: Actor, user_id: int) -> StaffUser:
-    """Lift a lockout before its time."""
+    """Lift a lockout before its time: the failed attempts against the user name are forgotten."""
     _, user = _target(session, actor, user_id)
-    if user.locked_until is not None or user.failed_attempts:
-        user.locked_until = None
-        user.failed_attempts = 0
-        session.flush()
+    if throttle.clear(session, throttle.staff(user.username)):
         audit.record(session, actor, "staff.unlocked", "staff_user", user.id)
     return user
 
@@ -264,8 +252,7 @@ def reset_totp(session: Session, actor: Actor, user_id: int) -> tuple[StaffUser,
     secret = new_secret()
     user.totp_secret = secret
     user.last_totp_step = None
-    user.locked_until = None
-    user.failed_attempts = 0
+    throttle.clear(session, throttle.staff(user.username))
     session.flush()
     # The secret itself never goes into the audit trail.
     audit.record(session, actor, "staff.totp_reset", "staff_user", user.id)

@@ -25,8 +25,8 @@ from dost.models import (
     Notice,
     VerificationCheck,
 )
-from dost.services import signing
-from dost.services.errors import DomainError
+from dost.services import public_numbers, signing
+from dost.services.errors import DomainError, MultipleErrors
 from dost.timeutil import local, utcnow
 
 
@@ -110,6 +110,8 @@ class CheckResult:
     replacement_number: str | None = None
     replacement_reason: str | None = None
     replacement_issue_date: date | None = None
+    # The day a later notice took this one's place; shown even when the replacement itself is not.
+    superseded_on: date | None = None
     matches: dict[str, bool] = field(default_factory=dict)
     pdf_identical: bool | None = None
 
@@ -152,6 +154,8 @@ class CheckResult:
                 "status_label": facts.status_label,
                 "key_id": self.kid,
             }
+        if self.superseded_on is not None:
+            body["superseded_on"] = self.superseded_on.isoformat()
         if self.replacement_number is not None:
             body["replacement"] = {
                 "number": self.replacement_number,
@@ -178,8 +182,10 @@ def _clean(value: str) -> str:
 
 
 def normalize_number(value: str) -> str:
-    """A typed notice number as stored: trimmed, Azerbaijani upper case, no inner spaces."""
-    return validation.az_upper("".join(_clean(value).split()))
+    """A typed notice number as stored: in its printed form when it is a public number (public_numbers.normalize),
+    else trimmed, Azerbaijani upper case, no inner spaces (numbers issued before public numbers were random)."""
+    cleaned = _clean(value)
+    return public_numbers.normalize(cleaned) or validation.az_upper("".join(cleaned.split()))
 
 
 def parse_date(value: str, today: date) -> date | None:
@@ -207,17 +213,23 @@ def normalize_typed_code(value: str) -> str:
 
 
 def validate_number_and_code(number: str, code: str) -> tuple[str, str]:
-    """Both present and of plausible length; errors beside the field."""
+    """Both present and of plausible length, the number's check symbol right; every error beside its field."""
     number = normalize_number(number or "")
     code = normalize_typed_code(code)
+    errors: list[DomainError] = []
     if not number:
-        raise DomainError("number", _l("Bildirişin nömrəsini daxil edin."), "number")
-    if len(number) > MAX_NUMBER_LENGTH:
-        raise DomainError("number", _l("Nömrə çox uzundur."), "number")
+        errors.append(DomainError("number", _l("Bildirişin nömrəsini daxil edin."), "number"))
+    elif len(number) > MAX_NUMBER_LENGTH:
+        errors.append(DomainError("number", _l("Nömrə çox uzundur."), "number"))
+    elif public_numbers.typo_suspected(number):
+        errors.append(DomainError("number_typo", _l("Nömrədə yazı səhvi var (yoxlama simvolu uyğun gəlmir). "
+                                                    "Nömrəni bildirişdəki kimi yenidən daxil edin."), "number"))
     if not code:
-        raise DomainError("code", _l("QR kodun altında çap olunmuş yoxlama kodunu daxil edin."), "code")
-    if len(code) > MAX_CODE_LENGTH:
-        raise DomainError("code", _l("Yoxlama kodu çox uzundur."), "code")
+        errors.append(DomainError("code", _l("QR kodun altında çap olunmuş yoxlama kodunu daxil edin."), "code"))
+    elif len(code) > MAX_CODE_LENGTH:
+        errors.append(DomainError("code", _l("Yoxlama kodu çox uzundur."), "code"))
+    if errors:
+        raise MultipleErrors(errors) if len(errors) > 1 else errors[0]
     return number, code
 
 
@@ -253,6 +265,7 @@ class NoticeRecord:
     updated_at: datetime | None
     insurer_name: str | None
     insurer_voen: str | None
+    insurer_id: int | None
 
     @property
     def signed_fields(self) -> signing.NoticeFields:
@@ -269,6 +282,7 @@ _RECORD_QUERY = (
         Application.application_type, Application.reason, Application.status, Application.surname,
         Application.name, Application.patronymic, Application.fin, Application.ssn, Application.surname_key,
         Application.deadline, Application.completed_at, Application.updated_at, Insurer.full_name, Insurer.voen,
+        Application.insurer_id,
     )
     .join(Application, Notice.application_id == Application.id)
     .outerjoin(Insurer, Application.insurer_id == Insurer.id)
@@ -363,12 +377,21 @@ def _authentic(session: Session | Connection, notice: NoticeRecord, key: signing
         elif replacement is not None and local(replacement.issued_at).date() <= on:
             result.reason = Reason.SUPERSEDED
     if result.reason == Reason.SUPERSEDED and replacement is not None:
+        result.superseded_on = local(replacement.issued_at).date()
+        if not _same_insurer(notice, replacement):
+            # A replacement applied for elsewhere (another employer, or the person at a centre) would tell the
+            # holder of the old notice where the person works now: only the day is said.
+            return result
         result.replacement_number = replacement.number
         result.replacement_issue_date = local(replacement.issued_at).date()
         if replacement.key_id and replacement.signature:
             result.replacement_token = f"{replacement.number}.{replacement.key_id}.{replacement.signature}"
         result.replacement_reason = i18n.text(REASON_LABELS[replacement.reason]) if replacement.reason else None
     return result
+
+
+def _same_insurer(notice: NoticeRecord, replacement: NoticeRecord) -> bool:
+    return notice.insurer_id is not None and notice.insurer_id == replacement.insurer_id
 
 
 def _refused_on(session: Session | Connection, notice: NoticeRecord) -> date | None:

@@ -96,6 +96,8 @@ def _server_env(database_url: str) -> dict[str, str]:
         DOST_SECRET_KEY="browser-suite-secret",
         DOST_SIGN_IN_RATE_LIMIT="10000 per minute",
         DOST_VERIFY_RATE_LIMIT="10000 per minute",
+        # The journeys confirm Asan İmza requests on the demo provider's simulated phone (off by default).
+        DOST_DEMO_PROVIDERS="1",
         PYTHONDONTWRITEBYTECODE="1",
     )
     return env
@@ -121,6 +123,9 @@ def live_server() -> Iterator[LiveServer]:
     workdir = Path(tempfile.mkdtemp(prefix="dost-browser-"))
     database_url = f"sqlite:///{workdir / 'dost.sqlite3'}"
     env = _server_env(database_url)
+    # Not the project's instance/: the audit key and checkpoints belong to this throwaway database.
+    env.update(DOST_AUDIT_KEY="browser-suite-audit-key-0123456789abcdef",
+               DOST_AUDIT_CHECKPOINT_FILE=str(workdir / "audit-checkpoints.jsonl"))
     log_path = workdir / "server.log"
     for command in (["db", "upgrade"], ["dost", "demo"]):
         done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *command], cwd=ROOT, env=env,

@@ -131,7 +131,8 @@ def _form_from_draft(application, step: str) -> WizardForm:
 
 def _try_lookup(form: WizardForm, show_errors: bool) -> service.PersonLookup | None:
     try:
-        return service.validate_person(db.session, g.actor.insurer_id, _identity(form), today())
+        # The draft being edited is not "another open application" of its person.
+        return service.validate_person(db.session, g.actor.insurer_id, _identity(form), today(), _draft_id(form))
     except DomainError as error:
         if show_errors:
             attach_error(form, error)
@@ -200,14 +201,9 @@ def _to_signing(form: WizardForm):
 
 
 def _confirm_from_form(form: WizardForm) -> service.ConfirmResult:
-    draft_id = _draft_id(form)
-    if draft_id is not None:
-        draft = service.get_for_insurer(db.session, g.actor, draft_id)
-        if draft.status == ApplicationStatus.DRAFT:
-            service.save_draft(db.session, g.actor, _identity(form), form.reason.data or None, today(), draft_id)
-        return service.confirm_draft(db.session, g.actor, draft_id, today(), public_base_url())
-    return service.confirm_new(db.session, g.actor, _identity(form), form.reason.data or None, today(),
-                               form.submission_key.data or secrets.token_urlsafe(32), public_base_url())
+    return service.confirm(db.session, g.actor, _identity(form), form.reason.data or None, today(),
+                           form.submission_key.data or secrets.token_urlsafe(32), public_base_url(),
+                           draft_id=_draft_id(form))
 
 
 def _sign(form: WizardForm):
@@ -226,7 +222,7 @@ def _sign(form: WizardForm):
         return render("applications/sign_wait.html", "applications/_sign_status.html", challenge=challenge,
                       state="pending", timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
     try:
-        signin.check_signer_pin(db.session, credential, form.pin.data or "")
+        signin.check_signer_pin(db.session, credential, form.pin.data or "", utcnow())
         result = _confirm_from_form(form)
     except DomainError as error:
         db.session.rollback()

@@ -18,6 +18,7 @@ from dost.registries import registries_for
 from dost.services import signin
 from dost.services.authority import access_for, accesses_for, grant_effective_end, grant_ends_soon
 from dost.services.errors import DomainError
+from dost.services.throttle import Throttled
 from dost.timeutil import today, utcnow
 from dost.validation import parse_id
 
@@ -65,17 +66,24 @@ def sign_in():
 def sign_in_card():
     """Card number + PIN through the signature provider."""
     form = CardSignInForm()
+    status, headers = 400, {}
     if form.validate():
         try:
-            result = signin.sign_in_with_card(db.session, form.card_number.data or "", form.pin.data or "", today())
+            result = signin.sign_in_with_card(db.session, form.card_number.data or "", form.pin.data or "", today(),
+                                              utcnow())
         except DomainError as error:
+            # The attempt's count is already committed on its own (dost.services.throttle).
             db.session.rollback()
             attach_error(form, error)
+            status = error.status_code
+            if isinstance(error, Throttled):
+                headers["Retry-After"] = str(error.retry_after)
         else:
             return _finish(result, "card")
     form.pin.data = ""
-    return render("auth/sign_in.html", "auth/_card_form.html", status=400, card_form=form,
-                  asan_form=AsanSignInForm(), method="card")
+    body, status = render("auth/sign_in.html", "auth/_card_form.html", status=status, card_form=form,
+                          asan_form=AsanSignInForm(), method="card")
+    return body, status, headers
 
 
 @bp.post("/sign-in/asan")

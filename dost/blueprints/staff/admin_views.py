@@ -19,7 +19,7 @@ from dost.i18n import format_day
 from dost.models import Centre, NonWorkingDay, ServiceCode, StaffRole
 from dost.services import deadlines, staff_auth
 from dost.services.errors import DomainError, NotFound
-from dost.timeutil import as_utc, today, utcnow
+from dost.timeutil import today, utcnow
 from dost.validation import parse_id
 
 ADMIN = StaffRole.ADMIN
@@ -31,10 +31,9 @@ def _users_page(form: NewStaffForm | None = None, status: int = 200):
         form = NewStaffForm(formdata=None)
     form.fill_choices(centres, staff_auth.regions(db.session))
     users = staff_auth.list_users(db.session, g.actor)
-    now = utcnow()
-    locked_ids = {user.id for user in users if user.locked_until is not None and as_utc(user.locked_until) > now}
+    locks = staff_auth.lockouts(db.session, g.actor, users, utcnow())
     return render("staff/admin/users.html", "staff/admin/_new_user_form.html", status=status, form=form,
-                  users=users, locked_ids=locked_ids)
+                  users=users, locks=locks)
 
 
 def _enrolment(user, secret: str, status: int = 200):

@@ -16,6 +16,7 @@ from dost.extensions import db, limiter
 from dost.models import Application, StaffRole
 from dost.services import processing, staff_auth
 from dost.services.errors import DomainError, NotFound
+from dost.services.throttle import Throttled
 from dost.timeutil import today, utcnow
 from dost.validation import parse_id
 
@@ -60,20 +61,25 @@ def sign_in():
     form = SignInForm()
     if request.method == "GET":
         return render("staff/sign_in.html", form=form)
+    status, headers = 400, {}
     if form.validate():
         try:
             user = staff_auth.sign_in(db.session, form.username.data, form.password.data, form.code.data, utcnow())
         except DomainError as error:
-            # Failed attempts must be stored even though the sign-in fails: they lead to the lockout.
+            # The audit of a failed attempt is stored even though the sign-in fails (its count already is).
             commit()
             attach_error(form, error)
+            status = error.status_code
+            if isinstance(error, Throttled):
+                headers["Retry-After"] = str(error.retry_after)
         else:
             commit()
             start_session(StaffPrincipal(user))
             return redirect_to(_safe_next() or url_for("staff.queue"))
     form.password.data = ""
     form.code.data = ""
-    return render("staff/sign_in.html", "staff/_sign_in_form.html", status=400, form=form)
+    body, status = render("staff/sign_in.html", "staff/_sign_in_form.html", status=status, form=form)
+    return body, status, headers
 
 
 @bp.post("/sign-out")

@@ -79,8 +79,13 @@ RESULT = {
                 "key_id": _NULLABLE_STRING,
             },
         },
+        "superseded_on": {**_NULLABLE_DATE,
+                          "description": "superseded only: the day a later notice took this one's place."},
         "replacement": {
             "type": "object",
+            "description": "superseded only, and only when the replacement was applied for by the same insurer "
+                           "as this notice: a replacement applied for elsewhere is never named (it would tell "
+                           "where the person works now).",
             "required": ["number", "issue_date", "reason", "path"],
             "additionalProperties": False,
             "properties": {
@@ -148,8 +153,8 @@ def _json(schema_ref: str, description: str, headers: dict | None = None) -> dic
     return response
 
 
-def document(host: str) -> dict:
-    """The OpenAPI 3.0 document; `host` is the official host shown in the description."""
+def document(host: str | None) -> dict:
+    """The OpenAPI 3.0 document; `host` is the official host shown in the description (the configured one only)."""
     retry_after = {"Retry-After": {"description": "Seconds to wait.", "required": True,
                                    "schema": {"type": "string", "pattern": r"^\d+$"}}}
     errors = {
@@ -163,8 +168,9 @@ def document(host: str) -> dict:
         "info": {
             "title": "DOST SSŞ — notice verification",
             "version": "1.0.0",
-            "description": f"Checks whether a DOST registration notice (bildiriş) is authentic and in force. "
-                           f"The official host is {host}. Public signing keys: /.well-known/dost-keys.json.",
+            "description": "Checks whether a DOST registration notice (bildiriş) is authentic and in force. "
+                           + (f"The official host is {host}. " if host else "")
+                           + "Public signing keys: /.well-known/dost-keys.json.",
         },
         "servers": [{"url": "/"}],
         "paths": {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
@@ -16,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from wtforms import HiddenField, StringField
 
 from dost import validation
-from dost.blueprints.common import attach_error, commit, render
+from dost.blueprints.common import attach_error, commit, official_host, render
 from dost.extensions import csrf, db, limiter
 from dost.services import signing, verification
 from dost.services.check_log import CheckLogWriter
@@ -81,12 +80,6 @@ def _verify_context() -> dict:
             "max_pdf_mb": max(1, current_app.config["VERIFY_MAX_PDF_BYTES"] // (1024 * 1024))}
 
 
-def official_host() -> str:
-    """The host of the configured public URL (printed in the QR codes), else the request's own host."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or ""
-    return urlsplit(base).netloc or request.host
-
-
 def _client() -> str:
     return request.remote_addr or ""
 
@@ -146,9 +139,11 @@ def _result_page(result: CheckResult, form: CheckForm | None, action: str, statu
     show_extras = form is not None
     # A scan by an anonymous verifier answers without a form, so without a session cookie either.
     sessionless = not show_extras and not current_user.is_authenticated
-    return render("verify/result.html", status=status, result=result, form=form, action=action, icon=icon,
-                  tone=tone, official_host=official_host(), format_code=signing.format_code,
-                  show_extras=show_extras, sessionless=sessionless)
+    body, status = render("verify/result.html", status=status, result=result, form=form, action=action, icon=icon,
+                          tone=tone, official_host=official_host(), format_code=signing.format_code,
+                          show_extras=show_extras, sessionless=sessionless)
+    # A result shows masked personal data and a status that can change (refused, superseded): never cached.
+    return body, status, {"Cache-Control": "no-store"}
 
 
 @bp.route("/v/<path:token>", methods=["GET", "POST"])
@@ -249,6 +244,9 @@ def _validate_api_body(body) -> dict[str, str]:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise DomainError("encoding", _l("Sahədə yanlış simvol var."), name) from None
+        if "\x00" in value:
+            # No field takes one, and PostgreSQL text cannot hold one.
+            raise DomainError("encoding", _l("Sahədə yanlış simvol var."), name)
     for name in ("url",) if "url" in body else ("number", "code"):
         if not body.get(name):
             raise DomainError("missing", _l("Skan olunmuş keçidi və ya nömrə ilə yoxlama kodunu göndərin."), name)
