@@ -153,15 +153,27 @@ def _json(schema_ref: str, description: str, headers: dict | None = None) -> dic
     return response
 
 
-def document(host: str | None) -> dict:
-    """The OpenAPI 3.0 document; `host` is the official host shown in the description (the configured one only)."""
+def document(host: str | None, rate_limit: str, max_body_bytes: int) -> dict:
+    """The OpenAPI 3.0 document; `host` is the official host shown in the description (the configured one only),
+    `rate_limit` the checks allowed per client address (DOST_VERIFY_RATE_LIMIT) and `max_body_bytes` the largest
+    body accepted."""
     retry_after = {"Retry-After": {"description": "Seconds to wait.", "required": True,
                                    "schema": {"type": "string", "pattern": r"^\d+$"}}}
+    limit_headers = {
+        name: {"description": description, "schema": {"type": "string", "pattern": r"^\d+(\.\d+)?$"}}
+        for name, description in (
+            ("X-RateLimit-Limit", "Checks allowed per client address in the current window."),
+            ("X-RateLimit-Remaining", "Checks left in the current window."),
+            ("X-RateLimit-Reset", "When the window ends (Unix time, seconds)."),
+        )
+    }
     errors = {
-        "400": _json("Error", "The body does not match the schema, or the date is in the future."),
-        "413": _json("Error", "The body is too large."),
+        "400": _json("Error", "The body does not match the schema, is not plain JSON (nested too deeply, duplicate "
+                              "keys, numbers out of range, invalid UTF-8), or the date is in the future."),
+        "413": _json("Error", f"The body is larger than {max_body_bytes} bytes."),
         "415": _json("Error", "The body is not application/json."),
-        "429": _json("Error", "Too many checks from this client; try again after Retry-After seconds.", retry_after),
+        "429": _json("Error", f"More than {rate_limit} checks from this client address (shared by /api/v1/verify, "
+                              "/verify and /v/ pages); try again after Retry-After seconds.", retry_after),
     }
     return {
         "openapi": "3.0.3",
@@ -170,7 +182,10 @@ def document(host: str | None) -> dict:
             "version": "1.0.0",
             "description": "Checks whether a DOST registration notice (bildiriş) is authentic and in force. "
                            + (f"The official host is {host}. " if host else "")
-                           + "Public signing keys: /.well-known/dost-keys.json.",
+                           + "Public signing keys: /.well-known/dost-keys.json. "
+                           + f"Limit: {rate_limit} checks per client address (DOST_VERIFY_RATE_LIMIT); every response "
+                             "carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset, and a 429 "
+                             "Retry-After.",
         },
         "servers": [{"url": "/"}],
         "paths": {
@@ -184,7 +199,8 @@ def document(host: str | None) -> dict:
                             {"$ref": "#/components/schemas/ByUrl"}, {"$ref": "#/components/schemas/ByCode"},
                         ]}}},
                     },
-                    "responses": {"200": _json("Result", "The reason-coded result with minimal fields."), **errors},
+                    "responses": {"200": _json("Result", "The reason-coded result with minimal fields.",
+                                               limit_headers), **errors},
                 }
             },
             "/.well-known/dost-keys.json": {

@@ -296,7 +296,8 @@ def openapi():
     """The OpenAPI 3 document of the verification API."""
     from dost.blueprints.verify.openapi import document
 
-    return jsonify(document(official_host()))
+    return jsonify(document(official_host(), current_app.config["VERIFY_RATE_LIMIT"],
+                            current_app.config["MAX_CONTENT_LENGTH"]))
 
 
 @api.errorhandler(400)
