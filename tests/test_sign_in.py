@@ -39,8 +39,9 @@ BAD_CARD_INPUT = [
     ({"card_number": "1000000001", "pin": "9" * 10_000}, "pin", "çox uzundur"),
     ({"card_number": "abc", "pin": "1111"}, "card_number", "8–16 rəqəm"),
     ({"card_number": "1000000001", "pin": "12"}, "pin", "4–8 rəqəm"),
-    ({"card_number": "1234567890", "pin": "1111"}, "card_number", "kartı tapılmadı"),
-    ({"card_number": "1000000001", "pin": "9999"}, "pin", "PIN kod yanlışdır."),
+    # An unknown card and a wrong PIN get one answer: card numbers cannot be probed.
+    ({"card_number": "1234567890", "pin": "1111"}, "pin", "Kartın nömrəsi və ya PIN kod yanlışdır."),
+    ({"card_number": "1000000001", "pin": "9999"}, "pin", "Kartın nömrəsi və ya PIN kod yanlışdır."),
     ({"card_number": EXPIRED_CARD[0], "pin": EXPIRED_CARD[1]}, "card_number", "etibarlılıq müddəti"),
     ({"card_number": NO_INSURER_CARD[0], "pin": NO_INSURER_CARD[1]}, "card_number", "möhür vurmaq səlahiyyəti"),
     ({"card_number": NO_SEAL_A_CARD[0], "pin": NO_SEAL_A_CARD[1]}, "card_number", "möhür vurmaq səlahiyyəti"),
@@ -151,8 +152,9 @@ BAD_ASAN_INPUT = [
     ({"mobile_number": "+994401234567", "asan_user_id": "100001"}, "mobile_number", "+994 XX XXX XX XX"),
     ({"mobile_number": "5" * 10_000, "asan_user_id": "100001"}, "mobile_number", "çox uzundur"),
     ({"mobile_number": "+994501234567", "asan_user_id": "12ab"}, "asan_user_id", "6 rəqəm"),
-    ({"mobile_number": "+994509999999", "asan_user_id": "100001"}, "mobile_number", "Asan İmza tapılmadı"),
-    ({"mobile_number": "+994501234567", "asan_user_id": "999999"}, "asan_user_id", "uyğun deyil"),
+    # An unknown mobile number and a wrong user ID get one answer: Asan İmza holders cannot be probed.
+    ({"mobile_number": "+994509999999", "asan_user_id": "100001"}, "asan_user_id", "Mobil nömrə və ya istifadəçi ID"),
+    ({"mobile_number": "+994501234567", "asan_user_id": "999999"}, "asan_user_id", "Mobil nömrə və ya istifadəçi ID"),
 ]
 
 

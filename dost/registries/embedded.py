@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import date, datetime, timedelta
 
@@ -155,6 +156,11 @@ class EmbeddedCertificateMonitoring:
             self.session.flush()
 
 
+@functools.cache
+def _unknown_card_hash() -> str:
+    return hash_pin(secrets.token_hex(16))
+
+
 class DemoSignatureProvider:
     """Signature provider backed by the credential table: PINs are argon2 hashes, Asan confirmations
     are rows that the simulated phone panel confirms."""
@@ -169,6 +175,8 @@ class DemoSignatureProvider:
             )
         )
         if credential is None or credential.pin_hash is None:
+            # The same hashing work as for a real card: the time taken tells no one which card numbers exist.
+            check_password(_unknown_card_hash(), pin)
             raise SignatureError("unknown")
         if not check_password(credential.pin_hash, pin):
             raise SignatureError("wrong_secret")

@@ -73,13 +73,12 @@ def sign_in_with_card(session: Session, card_number: str, pin: str, on: date,
     provider = registries_for(session).signatures
     try:
         record = provider.check_card(card_number, pin)
-    except SignatureError as error:
+    except SignatureError:
         locked = _card_failed(session, attempt, card_number)
         if locked is not None:
             raise locked from None
-        if error.code == "wrong_secret":
-            raise DomainError("wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
-        raise DomainError("unknown_card", _l("Bu nömrə ilə e-imza kartı tapılmadı."), "card_number") from None
+        # One answer for an unknown card and a wrong PIN: sign-in tells no one which card numbers exist.
+        raise DomainError("wrong_card_or_pin", _l("Kartın nömrəsi və ya PIN kod yanlışdır."), "pin") from None
     throttle.succeeded(session, attempt)
     return _complete(session, record.credential_id, on, "card_number")
 
@@ -103,11 +102,10 @@ def start_asan_sign_in(session: Session, mobile_number: str, asan_user_id: str, 
     provider = registries_for(session).signatures
     try:
         record = provider.find_asan(mobile_number, asan_user_id)
-    except SignatureError as error:
-        if error.code == "wrong_secret":
-            raise DomainError("wrong_user_id", _l("İstifadəçi ID bu mobil nömrəyə uyğun deyil."),
-                              "asan_user_id") from None
-        raise DomainError("unknown_mobile", _l("Bu mobil nömrə üzrə Asan İmza tapılmadı."), "mobile_number") from None
+    except SignatureError:
+        # One answer for an unknown mobile number and a wrong user ID: no one learns who holds an Asan İmza.
+        raise DomainError("wrong_mobile_or_user_id", _l("Mobil nömrə və ya istifadəçi ID yanlışdır."),
+                          "asan_user_id") from None
     _check_in_force(session, record.credential_id, on, "mobile_number")
     return provider.start_asan(record.credential_id, "sign_in")
 
