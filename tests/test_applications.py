@@ -376,9 +376,15 @@ def test_asan_signing_waits_for_the_phone(app, client, session):
     phone = client.get("/demo/asan-phone?mobile=%2B994501234567").get_data(as_text=True)
     client.post("/demo/asan-phone", data={"token": re.search(r'name="token" value="([^"]+)"', phone).group(1),
                                           "mobile": "+994501234567"})
+    before = client.get_cookie("session").value  # the twin request carries the cookie from before the answer
     done = client.get(f"/ssh/sign/{token}/status")
     assert done.status_code == 302 and "/ssh/" in done.location
     assert session.scalar(select(Application.status)) == ApplicationStatus.SUBMITTED
+    # A repeat lands on the confirmed application, and so does a twin poll that lost the phone's confirmation.
+    assert client.get(f"/ssh/sign/{token}/status").location == done.location
+    client.set_cookie("session", before)
+    assert client.get(f"/ssh/sign/{token}/status").location == done.location
+    assert session.scalar(select(func.count()).select_from(Application)) == 1
 
 
 def test_concurrent_confirms_of_one_draft_make_one_registration(app, session):

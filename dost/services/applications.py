@@ -347,7 +347,7 @@ def confirm(
 ) -> ConfirmResult:
     """Təsdiqlə (signed) from the wizard or on a saved draft; a repeat, or a twin sent at the same moment, lands on
     the application that was confirmed first."""
-    if (done := _confirmed_before(session, actor, submission_key, draft_id)) is not None:
+    if (done := confirmed_before(session, actor, submission_key, draft_id)) is not None:
         return done
     try:
         # A savepoint: a twin that loses the race leaves nothing of its own attempt behind.
@@ -359,13 +359,14 @@ def confirm(
             return confirm_draft(session, actor, draft_id, on, base_url)
     except (Conflict, OpenApplicationExists):
         # Whoever won has committed (the loser waited for its row or key); if it was this very form, go there.
-        if (done := _confirmed_before(session, actor, submission_key, draft_id)) is not None:
+        if (done := confirmed_before(session, actor, submission_key, draft_id)) is not None:
             return done
         raise
 
 
-def _confirmed_before(session: Session, actor: Actor, submission_key: str,
-                      draft_id: int | None) -> ConfirmResult | None:
+def confirmed_before(session: Session, actor: Actor, submission_key: str,
+                     draft_id: int | None) -> ConfirmResult | None:
+    """The application this form (its one-time key, or the draft it confirms) already made, if any."""
     condition = Application.id == draft_id if draft_id is not None else Application.submission_key == submission_key
     existing = session.scalar(
         select(Application)

@@ -261,10 +261,14 @@ def sign_status(token: str):
     """Asan İmza signing: poll until the phone confirms, then confirm the application in one transaction."""
     pending = session.get("pending_signature") or {}
     if pending.get("token") != token:
-        abort(404)
+        # A repeat of a signing that already ended lands on its application.
+        signed = (session.get("signed_token") or {}).get(token)
+        if signed is None:
+            abort(404)
+        return _confirmed(service.ConfirmResult(service.get_for_insurer(db.session, g.actor, signed), True))
     state, credential_id = signin.poll_signing(db.session, token, utcnow(), current_app.config["ASAN_TIMEOUT_SECONDS"])
+    form = WizardForm(formdata=None, data=pending["form"])
     if state == "confirmed" and credential_id == current_user.credential_id:
-        form = WizardForm(formdata=None, data=pending["form"])
         try:
             result = _confirm_from_form(form)
         except DomainError as error:
@@ -273,14 +277,23 @@ def sign_status(token: str):
             return render("applications/sign_wait.html", "applications/_sign_status.html", challenge=None,
                           state="refused", message=str(error.message), timeout=0)
         commit()
-        session.pop("pending_signature", None)
-        return _confirmed(result)
+        return _signed(token, result)
     commit()
     if state != "pending":
+        # A twin poll that lost the phone's confirmation to this browser's other request: that one confirmed it.
+        done = service.confirmed_before(db.session, g.actor, form.submission_key.data or "", _draft_id(form))
+        if done is not None:
+            return _signed(token, done)
         session.pop("pending_signature", None)
     return render("applications/sign_wait.html", "applications/_sign_status.html",
                   challenge={"token": token, "verification_code": pending.get("code", "")}, state=state,
                   timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
+
+
+def _signed(token: str, result: service.ConfirmResult):
+    session.pop("pending_signature", None)
+    session["signed_token"] = {token: result.application.id}
+    return _confirmed(result)
 
 
 @bp.get("/<int:application_id>/sign")
