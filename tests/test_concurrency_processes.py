@@ -175,7 +175,7 @@ def test_concurrent_staff_steps_on_one_application_give_one_status_change(worker
     assert count(session, AuditEvent, AuditEvent.action == "application.verified",
                  AuditEvent.object_id == application_id) == 1
     assert count(session, Notification, Notification.application_id == application_id) == 1
-    statuses = sorted(status for _, status, _, _ in answers)
-    assert statuses.count(302) == 1 and statuses.count(409) == PROCESSES - 1, statuses
-    assert all("Səhifəni yeniləyin" in body for _, status, _, body in answers if status == 409)
+    # The same user's twins all land on the application with its result, none on a conflict.
+    detail = f"/staff/applications/{application_id}"
+    assert all(status == 302 and location.endswith(detail) for _, status, location, _ in answers), answers
     assert audit.verify_chain(session).ok

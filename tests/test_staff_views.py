@@ -134,6 +134,25 @@ def test_illegal_step_and_stale_version_get_clear_messages(agent_client, session
     assert response.status_code == 400 and "Səhifəni yeniləyin" in _page(response)
 
 
+def test_a_repeated_step_lands_on_its_result_but_another_users_change_is_a_conflict(agent_client, session):
+    application = submit(session)
+    session.commit()
+    url = f"/staff/applications/{application.id}"
+    assert agent_client.post(f"{url}/verify", data={"version": "1"}).location.endswith(url)
+    repeat = agent_client.post(f"{url}/verify", data={"version": "1"})
+    assert repeat.status_code == 302 and repeat.location.endswith(url)
+    assert "Bu addım artıq atılıb" in _page(agent_client.get(repeat.location))
+    agent_client.post(f"{url}/refuse", data={"version": "2", "ground": "no_legal_basis", "comment": "səbəb"})
+    again = agent_client.post(f"{url}/refuse", data={"version": "2", "ground": "no_legal_basis", "comment": "səbəb"})
+    assert again.status_code == 302 and again.location.endswith(url)
+    session.expire_all()
+    assert session.get(Application, application.id).version == 3
+    # Only the same user's own twin counts: for anyone else the old version stays a conflict.
+    assert processing.taken_by_actor(session, actor(session, "agent.bak1"), application.id, 2, "refuse")
+    assert not processing.taken_by_actor(session, actor(session, "supervisor.baki"), application.id, 2, "refuse")
+    assert not processing.taken_by_actor(session, actor(session, "agent.bak1"), application.id, 2, "verify")
+
+
 @pytest.mark.parametrize("data,field,message", [
     ({"ground": "", "comment": "səbəb"}, "ground", "İmtina əsasını seçin."),
     ({"ground": "no_legal_basis", "comment": "x" * 10_000}, "comment", "2000 simvol"),

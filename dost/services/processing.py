@@ -338,6 +338,28 @@ def _prepare(session: Session, actor: Actor, application_id: int, version: int |
     return user, application
 
 
+# The audit action each step leaves (dost.services.processing._record).
+STEP_EVENTS = {"verify": "application.verified", "order": "application.ordered", "ready": "application.ready",
+               "deliver": "application.delivered", "refuse": "application.refused"}
+
+
+def taken_by_actor(session: Session, actor: Actor, application_id: int, version: int | None, action: str) -> bool:
+    """Whether this very step was taken on this version by this same user just now (a double click, two tabs, a
+    retried request): the repeat then lands on the result instead of a conflict."""
+    if version is None or action not in STEP_EVENTS:
+        return False
+    application = get_visible(session, actor, application_id)
+    if application.version != version + 1:
+        return False
+    last = session.execute(
+        select(AuditEvent.action, AuditEvent.staff_user_id)
+        .where(AuditEvent.object_type == "application", AuditEvent.object_id == application_id,
+               AuditEvent.action.in_(STEP_EVENTS.values()))
+        .order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    return last is not None and last.action == STEP_EVENTS[action] and last.staff_user_id == actor.staff_user_id
+
+
 def _claim(session: Session, application: Application, version: int, target: ApplicationStatus,
            now: datetime, **values) -> ApplicationStatus:
     """Move to the target status only if nobody changed the application since the user saw `version`."""

@@ -15,7 +15,7 @@ from dost.blueprints.staff.forms import ActionForm, QueueFilterForm, RefuseForm,
 from dost.extensions import db, limiter
 from dost.models import Application, StaffRole
 from dost.services import processing, staff_auth
-from dost.services.errors import DomainError, NotFound
+from dost.services.errors import Conflict, DomainError, NotFound
 from dost.services.throttle import Throttled
 from dost.timeutil import today, utcnow
 from dost.validation import parse_id
@@ -219,11 +219,21 @@ def act(application_id: int, action: str):
     except NotFound:
         db.session.rollback()
         abort(404)
+    except Conflict as error:
+        return _conflict(application_id, version, action, error)
     except DomainError as error:
         db.session.rollback()
         return _application_page(application_id, status=error.status_code, error=str(error.message))
     commit()
     return _after_action(application_id, message, level)
+
+
+def _conflict(application_id: int, version: int | None, action: str, error: Conflict):
+    """Someone changed the application first; when that was this user's own twin of this step, show its result."""
+    db.session.rollback()
+    if processing.taken_by_actor(db.session, g.actor, application_id, version, action):
+        return _after_action(application_id, _("Bu addım artıq atılıb; müraciətin cari vəziyyəti göstərilir."), "info")
+    return _application_page(application_id, status=error.status_code, error=str(error.message))
 
 
 @bp.post("/applications/<int:application_id>/refuse")
@@ -237,6 +247,8 @@ def refuse(application_id: int):
     except NotFound:
         db.session.rollback()
         abort(404)
+    except Conflict as error:
+        return _conflict(application_id, parse_version(form.version.data), "refuse", error)
     except DomainError as error:
         db.session.rollback()
         if error.field in ("ground", "comment"):
