@@ -38,7 +38,11 @@ run: demo
 	@echo "DOST SSŞ: http://127.0.0.1:$(PORT)/  (employer sign-in; demo sign-in details above and in README.md)"
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 app:app
 
-test: install
+# The independent OpenID provider the national-login tests sign in against (npm, test-only), where npm is here.
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
+	command -v npm >/dev/null && npm ci --prefix tests/oidc --no-audit --no-fund || true
+
+test: install tests/oidc/node_modules/.package-lock.json
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -63,6 +64,19 @@ def defaults(instance_path: str) -> dict:
         "AUDIT_CHECKPOINT_FILE": str(Path(instance_path) / "audit-checkpoints.jsonl"),
         # A process that appended audit events checkpoints the head after a commit once this many seconds passed.
         "AUDIT_CHECKPOINT_SECONDS": 60,
+        # The national login (OpenID Connect provider) employers sign in at; empty: the in-app demo screens.
+        "OIDC_ISSUER": "",
+        "OIDC_CLIENT_ID": "",
+        "OIDC_CLIENT_SECRET": "",
+        "OIDC_SCOPES": "openid user certificate",
+        # The callback URL registered with the provider; empty: PUBLIC_BASE_URL (or the request's host) followed
+        # by /sign-in/callback.
+        "OIDC_REDIRECT_URI": "",
+        # Claim names (dost.services.national_identity.DEFAULT_CLAIMS) and certificate kinds, where the provider's
+        # differ.
+        "OIDC_CLAIMS": {},
+        "OIDC_CERTIFICATE_KINDS": {},
+        "OIDC_TIMEOUT_SECONDS": 5,
     }
 
 
@@ -78,6 +92,17 @@ ENVIRONMENT = {
     "DOST_AUDIT_KEY": "AUDIT_KEY",
     "DOST_AUDIT_CHECKPOINT_FILE": "AUDIT_CHECKPOINT_FILE",
     "DOST_AUDIT_CHECKPOINT_SECONDS": "AUDIT_CHECKPOINT_SECONDS",
+    "DOST_OIDC_ISSUER": "OIDC_ISSUER",
+    "DOST_OIDC_CLIENT_ID": "OIDC_CLIENT_ID",
+    "DOST_OIDC_CLIENT_SECRET": "OIDC_CLIENT_SECRET",
+    "DOST_OIDC_SCOPES": "OIDC_SCOPES",
+    "DOST_OIDC_REDIRECT_URI": "OIDC_REDIRECT_URI",
+    "DOST_OIDC_TIMEOUT_SECONDS": "OIDC_TIMEOUT_SECONDS",
+}
+# Settings given as a JSON object in the environment.
+JSON_ENVIRONMENT = {
+    "DOST_OIDC_CLAIMS": "OIDC_CLAIMS",
+    "DOST_OIDC_CERTIFICATE_KINDS": "OIDC_CERTIFICATE_KINDS",
 }
 
 
@@ -88,6 +113,12 @@ FALSE = ("0", "false", "no", "off")
 def from_environment() -> dict:
     """Settings given as DOST_* environment variables."""
     settings = {key: os.environ[name] for name, key in ENVIRONMENT.items() if os.environ.get(name)}
+    for name, key in JSON_ENVIRONMENT.items():
+        if os.environ.get(name):
+            value = json.loads(os.environ[name])
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ValueError(f"{name} must be a JSON object of strings")
+            settings[key] = value
     demo = (os.environ.get("DOST_DEMO_PROVIDERS") or "").strip().lower()
     if demo in TRUE or demo in FALSE:
         settings["DEMO_PROVIDERS"] = demo in TRUE

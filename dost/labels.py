@@ -14,7 +14,7 @@ from dost.models import (
     DocumentType,
     RefusalGround,
 )
-from dost.services.actors import DEADLINE_SWEEP_LABEL, PUBLIC_LABEL, SYSTEM_LABEL
+from dost.services.actors import DEADLINE_SWEEP_LABEL, NATIONAL_LOGIN_LABEL, PUBLIC_LABEL, SYSTEM_LABEL
 
 APPLICATION_TYPE = {ApplicationType.CHANGE: _l("Dəyişdirilmə"), ApplicationType.DUPLICATE: _l("Dublikat")}
 
@@ -74,6 +74,7 @@ def resolved(mapping: dict) -> dict:
 SYSTEM_ACTOR = {
     SYSTEM_LABEL: _l("sistem"),
     DEADLINE_SWEEP_LABEL: _l("sistem: müddətlərə nəzarət"),
+    NATIONAL_LOGIN_LABEL: _l("sistem: milli giriş"),
     PUBLIC_LABEL: _l("ictimai"),
 }
 

@@ -66,6 +66,12 @@ class InsurerType(enum.StrEnum):
 class CredentialKind(enum.StrEnum):
     CARD = "card"
     ASAN = "asan"
+    SIMA = "sima"
+
+    @property
+    def on_mobile(self) -> bool:
+        """Asan İmza and SİMA certificates live on a phone, known by its number; a card by its serial."""
+        return self is not CredentialKind.CARD
 
 
 class DocumentType(enum.StrEnum):

@@ -127,6 +127,9 @@ def init_app(app: Flask) -> None:
     from dost import auth
 
     auth.init_app(app)
+    from dost import national_login
+
+    national_login.init_app(app)
 
     from dost.services import signing
 

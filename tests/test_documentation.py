@@ -12,13 +12,13 @@ NOT_OPERATOR_SETTINGS = {"SQLALCHEMY_ENGINE_OPTIONS", "BABEL_DEFAULT_LOCALE", "B
 
 
 def test_every_environment_variable_is_documented():
-    names = set(config.ENVIRONMENT) | {"DOST_DEMO_PROVIDERS", "DOST_HTTPS"}
+    names = set(config.ENVIRONMENT) | set(config.JSON_ENVIRONMENT) | {"DOST_DEMO_PROVIDERS", "DOST_HTTPS"}
     missing = [name for name in sorted(names) if f"`{name}" not in README]
     assert not missing, missing
 
 
 def test_every_setting_is_documented():
-    by_variable = set(config.ENVIRONMENT.values())
+    by_variable = set(config.ENVIRONMENT.values()) | set(config.JSON_ENVIRONMENT.values())
     settings = set(config.defaults("/tmp/instance")) - NOT_OPERATOR_SETTINGS - by_variable - {"DEMO_PROVIDERS"}
     missing = [name for name in sorted(settings) if f"`{name}`" not in README]
     assert not missing, missing

@@ -9,6 +9,8 @@ SEAL_AUTHORITY = "seal"
 SYSTEM_LABEL = "sistem"
 PUBLIC_LABEL = "ictimai"
 DEADLINE_SWEEP_LABEL = "sistem: müddətlərə nəzarət"
+# The app's own changes made on the national login's word (a credential registered or brought up to date).
+NATIONAL_LOGIN_LABEL = "sistem: milli giriş"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ SERVICE_LABELS = {
 KIND_LABELS = {
     CredentialKind.CARD: _l("RYTN e-İmza kartı"),
     CredentialKind.ASAN: _l("Asan imza"),
+    CredentialKind.SIMA: _l("SİMA"),
 }
 
 # Registry filters: which grant states each one shows.
@@ -216,11 +217,11 @@ def create_grant(
         raise DomainError("fin_unknown", _l("Bu FİN üzrə şəxs əhali reyestrində tapılmadı."), "fin")
     record = registries.signatures.find_credential(kind, identifier)
     if record is None or record.fin != fin:
-        message = (
-            _l("Bu kart nömrəsi göstərilən FİN-ə məxsus RYTN e-İmza kartına uyğun gəlmir.")
-            if kind == CredentialKind.CARD
-            else _l("Bu mobil nömrə göstərilən FİN-ə məxsus Asan İmzaya uyğun gəlmir.")
-        )
+        message = {
+            CredentialKind.CARD: _l("Bu kart nömrəsi göstərilən FİN-ə məxsus RYTN e-İmza kartına uyğun gəlmir."),
+            CredentialKind.ASAN: _l("Bu mobil nömrə göstərilən FİN-ə məxsus Asan İmzaya uyğun gəlmir."),
+            CredentialKind.SIMA: _l("Bu mobil nömrə göstərilən FİN-ə məxsus SİMA sertifikatına uyğun gəlmir."),
+        }[kind]
         raise DomainError("credential_mismatch", message, identifier_field)
     credential = session.get_one(Credential, record.credential_id)
     if credential.id == granter.id or credential.seal_insurer_id == actor.insurer_id:

@@ -39,6 +39,8 @@ REASON_TEXT = {
     ApplicationReason.DATA_ERROR: "SSŞ-də yazılan məlumatlarda yanlışlıq və ya səhv aşkar edilməsi",
     ApplicationReason.DAMAGED: "Dövlət sosial sığorta şəhadətnaməsinin yararsız hala düşməsi",
 }
+SIGNATURE_METHODS = {CredentialKind.CARD: "RYTN e-İmza kartı", CredentialKind.ASAN: "Asan İmza",
+                     CredentialKind.SIMA: "SİMA"}
 TYPE_TEXT = {ApplicationType.CHANGE: "Dəyişdirilmə", ApplicationType.DUPLICATE: "Dublikat"}
 
 
@@ -119,7 +121,7 @@ def render_notice(application: Application, notice: Notice, verification_url: st
     insurer = application.insurer
     signer = application.signed_by
     if signer is not None:
-        method = "RYTN e-İmza kartı" if signer.kind == CredentialKind.CARD else "Asan İmza"
+        method = SIGNATURE_METHODS[signer.kind]
         signed = f"{signer.holder_name} ({method} {signer.public_label})"
     else:
         signed = "DOST mərkəzində qeydiyyata alınıb"

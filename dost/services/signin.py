@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dost import i18n, validation
-from dost.models import Credential, CredentialKind
+from dost.models import Credential, CredentialKind, Insurer
 from dost.registries import registries_for
 from dost.registries.interfaces import AsanChallenge, SignatureError
 from dost.services import audit, throttle
-from dost.services.actors import Actor
+from dost.services.actors import NATIONAL_LOGIN_LABEL, Actor
 from dost.services.authority import InsurerAccess, accesses_for
 from dost.services.errors import DomainError
+from dost.services.national_identity import NationalIdentity
 from dost.timeutil import today, utcnow
 
 MAX_FIELD = 64
@@ -118,7 +120,7 @@ def poll_asan_sign_in(session: Session, token: str, now: datetime, timeout_secon
     return state, _complete(session, credential_id, on, "mobile_number")
 
 
-def _check_in_force(session: Session, credential_id: int, on: date, field: str) -> None:
+def _check_in_force(session: Session, credential_id: int, on: date, field: str | None) -> None:
     credential = session.get_one(Credential, credential_id)
     if not credential.in_force(on):
         raise DomainError(
@@ -129,7 +131,7 @@ def _check_in_force(session: Session, credential_id: int, on: date, field: str) 
         )
 
 
-def _complete(session: Session, credential_id: int, on: date, field: str) -> SignInResult:
+def _complete(session: Session, credential_id: int, on: date, field: str | None) -> SignInResult:
     credential = session.get_one(Credential, credential_id)
     _check_in_force(session, credential_id, on, field)
     accesses = accesses_for(session, credential, on)
@@ -147,6 +149,71 @@ def _complete(session: Session, credential_id: int, on: date, field: str) -> Sig
             audit.record(session, actor.with_authority("seal"), "insurer.activated", "insurer", access.insurer.id,
                          {"activated_at": access.insurer.activated_at}, insurer_id=access.insurer.id)
     return SignInResult(credential, accesses)
+
+
+def sign_in_with_identity(session: Session, identity: NationalIdentity, on: date) -> SignInResult:
+    """The national login vouched for this person and certificate: the app's copy of the credential follows what
+    the provider says (holder, validity, seal authority), then the usual rules decide which insurers it may act for."""
+    registries = registries_for(session)
+    if registries.population.find_by_fin(identity.fin) is None:
+        raise DomainError("fin_unknown", _l("Milli giriş sistemindən gələn FİN (%(fin)s) əhali reyestrində tapılmadı. "
+                                            "DOST mərkəzinə müraciət edin.", fin=identity.fin), None)
+    seal_insurer = None
+    if identity.seal_voen is not None:
+        seal_insurer = session.scalar(select(Insurer).where(Insurer.voen == identity.seal_voen))
+    credential = _credential_for(session, identity)
+    if credential is not None and credential.fin != identity.fin:
+        # The provider's subject changed hands (or the claims are inconsistent): never merge two people.
+        raise DomainError("credential_mismatch", _l("Bu e-imza sertifikatı başqa şəxsin adına qeydiyyatdadır. DOST "
+                                                    "mərkəzinə müraciət edin."), None)
+    values = {
+        "fin": identity.fin,
+        "holder_name": identity.holder_name,
+        "valid_from": identity.valid_from,
+        "valid_until": identity.valid_until,
+        "seal_insurer_id": seal_insurer.id if seal_insurer is not None else None,
+    }
+    if identity.asan_user_id is not None:
+        values["asan_user_id"] = identity.asan_user_id
+    actor = Actor.system(NATIONAL_LOGIN_LABEL)
+    if credential is None:
+        credential = Credential(kind=identity.kind, card_number=identity.card_number,
+                                mobile_number=identity.mobile_number, **values)
+        session.add(credential)
+        session.flush()
+        audit.record(session, actor, "credential.registered", "credential", credential.id,
+                     {"kind": identity.kind.value, "subject": identity.subject, **values})
+    else:
+        changes = {name: {"from": getattr(credential, name), "to": value} for name, value in values.items()
+                   if getattr(credential, name) != value}
+        if changes:
+            for name in changes:
+                setattr(credential, name, values[name])
+            session.flush()
+            audit.record(session, actor, "credential.updated", "credential", credential.id, changes)
+    try:
+        return _complete(session, credential.id, on, None)
+    except DomainError as error:
+        if error.code == "no_insurer" and identity.seal_voen is not None and seal_insurer is None:
+            raise DomainError("voen_unknown", _l("Sertifikatda göstərilən VÖEN (%(voen)s) üzrə sığortaedən DSMF-də "
+                                                 "qeydiyyatda deyil.", voen=identity.seal_voen), None) from None
+        raise
+
+
+def _credential_for(session: Session, identity: NationalIdentity) -> Credential | None:
+    """The app's row for this certificate: by card number, or by kind and mobile number."""
+    if identity.card_number is not None:
+        condition = Credential.card_number == identity.card_number
+    else:
+        condition = (Credential.kind == identity.kind) & (Credential.mobile_number == identity.mobile_number)
+    return session.scalar(select(Credential).where(condition).order_by(Credential.id).limit(1))
+
+
+def record_sign_in_failure(session: Session, reason: str, detail: dict | None = None) -> None:
+    """Audit a sign-in at the national login that did not open a session (in a transaction of its own)."""
+    with throttle.apart(session) as own:
+        audit.record(own, Actor.system(NATIONAL_LOGIN_LABEL), "session.sign_in_failed", "credential", None,
+                     {"reason": reason, **(detail or {})})
 
 
 def record_sign_in(session: Session, credential: Credential, access: InsurerAccess, method: str) -> None:

@@ -33,7 +33,6 @@ from dost.models import (
     ApplicationReason,
     ApplicationStatus,
     CertificateStatus,
-    CredentialKind,
     DocumentType,
     ServiceCode,
 )
@@ -210,7 +209,7 @@ def _sign(form: WizardForm):
     """The signature: card PIN checked now, or an Asan İmza request the page then waits for."""
     credential = current_user.credential
     lookup = _try_lookup(form, show_errors=False)
-    if credential.kind == CredentialKind.ASAN:
+    if credential.kind.on_mobile:
         challenge = signin.start_signing(db.session, credential)
         commit()
         session["pending_signature"] = {

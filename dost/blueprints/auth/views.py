@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 
+from dost import national_login
 from dost.auth import EmployerPrincipal, end_session, start_session
-from dost.blueprints.common import attach_error, commit, redirect_to, render
+from dost.blueprints.common import attach_error, commit, public_base_url, redirect_to, render
 from dost.extensions import db, limiter
 from dost.i18n import format_day
 from dost.models import Credential
@@ -18,6 +20,7 @@ from dost.registries import registries_for
 from dost.services import signin
 from dost.services.authority import access_for, accesses_for, grant_effective_end, grant_ends_soon
 from dost.services.errors import DomainError
+from dost.services.national_identity import identity_from_claims
 from dost.services.throttle import Throttled
 from dost.timeutil import today, utcnow
 from dost.validation import parse_id
@@ -55,16 +58,89 @@ def index():
 
 @bp.get("/sign-in")
 def sign_in():
-    """Sign-in choice: 'Elektron imza ilə daxil olmaq' or 'Asan imza ilə daxil olmaq'."""
+    """Sign-in: at the national login where one is configured, else the choice of card or Asan İmza."""
+    if national_login.enabled():
+        return render("auth/sign_in.html", national=True)
     method = request.args.get("method", "card")
     return render("auth/sign_in.html", card_form=CardSignInForm(), asan_form=AsanSignInForm(),
                   method="asan" if method == "asan" else "card")
+
+
+def _in_app_sign_in() -> None:
+    # Where the national login is configured, it alone vouches for who signs in.
+    if national_login.enabled():
+        abort(404)
+
+
+# What a person can do after each way the national login can fail (dost.national_login.REASONS).
+NATIONAL_FAILURES = {
+    "access_denied": (403, _l("Giriş milli giriş sistemində dayandırıldı. Xidmətə daxil olmaq üçün yenidən cəhd "
+                              "edin.")),
+    "unavailable": (503, _l("Milli giriş sistemi hazırda cavab vermir. Bir neçə dəqiqədən sonra yenidən cəhd "
+                            "edin.")),
+    "rejected": (400, _l("Milli giriş sistemindən gələn cavab yoxlamadan keçmədi (girişin müddəti bitmiş və ya "
+                         "səhifə təkrar açılmış ola bilər). Yenidən daxil olun.")),
+    "error": (502, _l("Milli giriş sistemi girişi tamamlamadı. Yenidən cəhd edin; xəta təkrarlanarsa, DOST "
+                      "mərkəzinə müraciət edin.")),
+}
+
+
+def _redirect_uri() -> str:
+    return current_app.config["OIDC_REDIRECT_URI"] or public_base_url() + url_for("auth.national_callback")
+
+
+@bp.get("/sign-in/national")
+@limiter.limit(_sign_in_limit)
+def national_sign_in():
+    """Go to the national login (e-İmza card, Asan İmza or SİMA there), which sends the person back to the
+    callback."""
+    if not national_login.enabled():
+        abort(404)
+    try:
+        return national_login.authorize_redirect(_redirect_uri(), str(get_locale()))
+    except national_login.NationalLoginError as error:
+        return _national_failure(error.reason, error.detail)
+
+
+@bp.get("/sign-in/callback")
+@limiter.limit(_sign_in_limit)
+def national_callback():
+    """The national login's answer: check it, map its claims to a credential, and sign in to its insurer."""
+    if not national_login.enabled():
+        abort(404)
+    try:
+        claims, id_token = national_login.finish()
+    except national_login.NationalLoginError as error:
+        return _national_failure(error.reason, error.detail)
+    names, kinds = current_app.config["OIDC_CLAIMS"], current_app.config["OIDC_CERTIFICATE_KINDS"]
+    try:
+        identity = identity_from_claims(claims, names, kinds) if kinds else identity_from_claims(claims, names)
+        result = signin.sign_in_with_identity(db.session, identity, today())
+    except DomainError as error:
+        db.session.rollback()
+        return _national_failure(error.code, str(error.message), status=error.status_code, message=error.message,
+                                 fin=claims.get("fin") if isinstance(claims.get("fin"), str) else None)
+    response = _finish(result, f"national:{identity.kind.value}")
+    # Kept for ÇIXIŞ: the provider's end-session endpoint takes it as a hint of whose session to end.
+    session["id_token"] = id_token if id_token and len(id_token) < 2500 else None
+    return response
+
+
+def _national_failure(reason: str, detail: str, status: int | None = None, message=None, fin: str | None = None):
+    """A page that says what went wrong and what to do; nothing of a session is left, and the attempt is audited."""
+    db.session.rollback()
+    for key in [key for key in session if key.startswith("_state_") or key.startswith("pending_")]:
+        session.pop(key)
+    signin.record_sign_in_failure(db.session, reason, {"detail": detail[:200], **({"fin": fin[:7]} if fin else {})})
+    default_status, default_message = NATIONAL_FAILURES.get(reason, NATIONAL_FAILURES["error"])
+    return render("auth/national_error.html", status=status or default_status, message=message or default_message)
 
 
 @bp.post("/sign-in/card")
 @limiter.limit(_sign_in_limit)
 def sign_in_card():
     """Card number + PIN through the signature provider."""
+    _in_app_sign_in()
     form = CardSignInForm()
     status, headers = 400, {}
     if form.validate():
@@ -90,6 +166,7 @@ def sign_in_card():
 @limiter.limit(_sign_in_limit)
 def sign_in_asan():
     """Mobile number + user ID: send the request to the phone and show the verification code."""
+    _in_app_sign_in()
     form = AsanSignInForm()
     if form.validate():
         try:
@@ -129,6 +206,7 @@ def _own_asan_challenge(token: str):
 @bp.get("/sign-in/asan/<token>")
 def asan_wait(token: str):
     """Waiting page: shows the verification code and polls until the phone confirms (2 minutes)."""
+    _in_app_sign_in()
     challenge = _own_asan_challenge(token)
     return render("auth/asan_wait.html", challenge=challenge, state="pending",
                   timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
@@ -137,6 +215,7 @@ def asan_wait(token: str):
 @bp.get("/sign-in/asan/<token>/status")
 def asan_status(token: str):
     """Poll target: pending → the same fragment; confirmed → signed in; expired → a clear message."""
+    _in_app_sign_in()
     challenge = _own_asan_challenge(token)
     try:
         state, result = signin.poll_asan_sign_in(
@@ -203,14 +282,19 @@ def choose_insurer():
 
 @bp.post("/sign-out")
 def sign_out():
-    """ÇIXIŞ: end the session."""
+    """ÇIXIŞ: end the session here, then at the national login where it offers RP-initiated logout."""
     form = FlaskForm()
-    if form.validate() and current_user.is_authenticated and current_user.kind == "employer":
+    signed_out = form.validate() and current_user.is_authenticated and current_user.kind == "employer"
+    if signed_out:
         signin.record_sign_out(db.session, current_user.actor())
         commit()
+    id_token = session.get("id_token")
     end_session()
     flash(_("Siz xidmətdən çıxdınız."), "success")
-    return redirect(url_for("auth.sign_in"))
+    target = url_for("auth.sign_in")
+    if signed_out and national_login.enabled():
+        target = national_login.logout_url(public_base_url() + target, id_token) or target
+    return redirect(target)
 
 
 @bp.route("/demo/asan-phone", methods=["GET", "POST"])

@@ -99,7 +99,7 @@ def _wizard(form: GrantWizardForm, step: int, status: int = 200):
         form.mobile_prefix.data = "50"
     visible = set(STEP_FIELDS[step])
     if step == 3:
-        asan = form.kind.data == CredentialKind.ASAN.value
+        asan = form.kind.data in (CredentialKind.ASAN.value, CredentialKind.SIMA.value)
         visible -= {"card_number"} if asan else {"mobile_prefix", "mobile_number"}
     hidden = [name for names in STEP_FIELDS.values() for name in names if name not in visible]
     return render(
@@ -159,7 +159,7 @@ def _confirm(form: GrantWizardForm):
     try:
         kind = grant_service.parse_kind(form.kind.data)
         mobile = (grant_service.compose_mobile(form.mobile_prefix.data, form.mobile_number.data)
-                  if kind == CredentialKind.ASAN else None)
+                  if kind.on_mobile else None)
         limited = form.validity.data == "limited"
         start = end = None
         if limited:
@@ -253,7 +253,7 @@ def export():
             state = f"{state} ({local(grant.revoked_at).strftime('%d.%m.%Y')})"
         writer.writerow([_csv_cell(value) for value in (
             credential.card_number if credential.kind == CredentialKind.CARD else "",
-            credential.mobile_number if credential.kind == CredentialKind.ASAN else "",
+            credential.mobile_number if credential.kind.on_mobile else "",
             credential.fin,
             str(_l("Müddətsiz") if grant.indefinite else _l("Müddətli")),
             grant.start_date.strftime("%d.%m.%Y") if grant.start_date else "",
