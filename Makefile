@@ -34,6 +34,7 @@ demo: migrate
 # A local demo: the demo signature provider (its simulated Asan İmza phone at /demo/asan-phone) is on, which every
 # page then says; it is off wherever DOST_DEMO_PROVIDERS=1 is not set.
 run: export DOST_DEMO_PROVIDERS ?= 1
+run: export DOST_DEMO_IDP_ISSUER ?= http://127.0.0.1:$(PORT)/demo-idp
 run: demo
 	@echo "DOST SSŞ: http://127.0.0.1:$(PORT)/  (employer sign-in; demo sign-in details above and in README.md)"
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 app:app

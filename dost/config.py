@@ -77,6 +77,12 @@ def defaults(instance_path: str) -> dict:
         "OIDC_CLAIMS": {},
         "OIDC_CERTIFICATE_KINDS": {},
         "OIDC_TIMEOUT_SECONDS": 5,
+        # The demo identity provider (dost.demo_idp), served by this app at this URL's path and made its national
+        # login; only with DEMO_PROVIDERS. Its own database: DEMO_IDP_DATABASE_URL, else instance/demo-idp.sqlite3.
+        "DEMO_IDP_ISSUER": "",
+        "DEMO_IDP_DATABASE_URL": "",
+        # Where the demo provider keeps its signing key, secrets and (by default) database; empty: instance/.
+        "DEMO_IDP_DIRECTORY": "",
     }
 
 
@@ -98,6 +104,8 @@ ENVIRONMENT = {
     "DOST_OIDC_SCOPES": "OIDC_SCOPES",
     "DOST_OIDC_REDIRECT_URI": "OIDC_REDIRECT_URI",
     "DOST_OIDC_TIMEOUT_SECONDS": "OIDC_TIMEOUT_SECONDS",
+    "DOST_DEMO_IDP_ISSUER": "DEMO_IDP_ISSUER",
+    "DOST_DEMO_IDP_DATABASE_URL": "DEMO_IDP_DATABASE_URL",
 }
 # Settings given as a JSON object in the environment.
 JSON_ENVIRONMENT = {

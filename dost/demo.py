@@ -153,6 +153,12 @@ class DemoReport:
     created: dict[str, int] = field(default_factory=dict)
 
 
+def credential_validity(note: str) -> tuple[date, date]:
+    """The validity of a demo e-signature certificate (the same in the app and in the demo identity provider)."""
+    valid_from = REFERENCE_DAY - timedelta(days=365)
+    return valid_from, REFERENCE_DAY - timedelta(days=30) if note == "expired" else date(2029, 12, 31)
+
+
 def _fin(rng: random.Random) -> str:
     return "".join(rng.choice(FIN_ALPHABET) for _ in range(7))
 
@@ -196,8 +202,7 @@ def load(session: Session, instance_path: str | None = None, persons: int = 72) 
             "total_days": 30, "front_office_days": 2, "back_office_days": 28, "working_days": False}, report)
 
     for index, kind, seal, holder, fin, ident, secret, note in CREDENTIALS:
-        valid_from = REFERENCE_DAY - timedelta(days=365)
-        valid_until = REFERENCE_DAY - timedelta(days=30) if note == "expired" else date(2029, 12, 31)
+        valid_from, valid_until = credential_validity(note)
         values = {
             "fin": fin,
             "holder_name": holder,

@@ -127,8 +127,9 @@ def init_app(app: Flask) -> None:
     from dost import auth
 
     auth.init_app(app)
-    from dost import national_login
+    from dost import demo_idp, national_login
 
+    demo_idp.mount(app)
     national_login.init_app(app)
 
     from dost.services import signing

@@ -1,0 +1,265 @@
+"""The demo provider's endpoints: discovery, keys, the authorization endpoint with its sign-in screens (RYTN
+e-İmza card + PIN, or Asan İmza with a phone confirmation), the token endpoint, RP-initiated logout and the
+simulated Asan İmza phone."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request, session
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select, update
+from wtforms import PasswordField, StringField
+
+from dost import validation
+from dost.demo_idp.models import IdpCertificate, IdpPhoneRequest, idp_db
+from dost.demo_idp.server import public_key_set
+from dost.services.passwords import check_password, hash_password
+
+bp = Blueprint("idp", __name__)
+
+LANGUAGES = ("az", "en", "ru")
+_UNKNOWN_PIN_HASH: list[str] = []
+
+
+def select_locale() -> str:
+    """The language the relying party asked for (ui_locales), kept for the rest of this sign-in."""
+    for tag in (request.args.get("ui_locales") or "").split():
+        if tag[:2] in LANGUAGES:
+            session["locale"] = tag[:2]
+            break
+    return session.get("locale", "az")
+
+
+class CardForm(FlaskForm):
+    card_number = StringField(_l("Kartın nömrəsi"))
+    pin = PasswordField(_l("PIN kod"))
+
+
+class AsanForm(FlaskForm):
+    mobile_number = StringField(_l("Mobil nömrə"))
+    asan_user_id = StringField(_l("İstifadəçi ID"))
+
+
+def _server():
+    return current_app.extensions["demo_idp_server"]
+
+
+def _issuer() -> str:
+    return current_app.config["ISSUER"]
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    """OpenID Connect Discovery 1.0."""
+    issuer = _issuer()
+    return jsonify({
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+        "end_session_endpoint": f"{issuer}/session/end",
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "user", "certificate"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "fin", "name",
+                             "certificate", "organizations"],
+        "ui_locales_supported": list(LANGUAGES),
+    })
+
+
+@bp.get("/jwks")
+def jwks():
+    """The public half of the signing key."""
+    response = jsonify(public_key_set(current_app.extensions["demo_idp_key"]))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _page(template: str, status: int = 200, **context):
+    response = make_response(render_template(template, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    return response
+
+
+def _invalid_request(error: OAuth2Error):
+    # Never redirect to a client's URI that this provider has not checked: say so here instead.
+    return _page("demo_idp/error.html", 400, message=error.description or error.error)
+
+
+def _card_check(card_number: str, pin: str) -> IdpCertificate | None:
+    certificate = idp_db.session.scalar(select(IdpCertificate).where(IdpCertificate.card_serial == card_number))
+    if certificate is None or certificate.pin_hash is None:
+        if not _UNKNOWN_PIN_HASH:
+            _UNKNOWN_PIN_HASH.append(hash_password(secrets.token_hex(8)))
+        # As much work as for a real card: the time taken tells no one which cards exist.
+        check_password(_UNKNOWN_PIN_HASH[0], pin)
+        return None
+    return certificate if check_password(certificate.pin_hash, pin) else None
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    """The authorization endpoint: check the relying party's request, let the person sign in, answer with a code."""
+    server = _server()
+    try:
+        grant = server.get_consent_grant()
+    except OAuth2Error as error:
+        return _invalid_request(error)
+    card_form, asan_form = CardForm(), AsanForm()
+    method = "asan" if request.values.get("method") == "asan" else "card"
+    status = 200
+    if request.method == "GET" and request.args.get("asan_token"):
+        certificate = _take_confirmed(request.args["asan_token"])
+        if certificate is not None:
+            return server.create_authorization_response(grant=grant, grant_user=certificate)
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "cancel" and FlaskForm().validate():
+            return server.create_authorization_response(grant=grant, grant_user=None)
+        if action == "card" and card_form.validate():
+            method, status = "card", 400
+            number, pin = (card_form.card_number.data or "").strip(), (card_form.pin.data or "").strip()
+            if not number or not pin:
+                card_form.form_errors.append(str(_l("Kartın nömrəsini və PIN kodu daxil edin.")))
+            elif not validation.is_card_number(number) or not validation.PIN_RE.fullmatch(pin):
+                card_form.form_errors.append(str(_l("Kartın nömrəsi və ya PIN kod yanlışdır.")))
+            else:
+                certificate = _card_check(number, pin)
+                if certificate is not None:
+                    return server.create_authorization_response(grant=grant, grant_user=certificate)
+                card_form.form_errors.append(str(_l("Kartın nömrəsi və ya PIN kod yanlışdır.")))
+            card_form.pin.data = ""
+        elif action == "asan" and asan_form.validate():
+            method, status = "asan", 400
+            mobile = validation.normalize_mobile((asan_form.mobile_number.data or "").strip()[:20])
+            user_id = (asan_form.asan_user_id.data or "").strip()[:12]
+            certificate = idp_db.session.scalar(select(IdpCertificate).where(
+                IdpCertificate.mobile_number == mobile, IdpCertificate.kind != "card"))
+            if certificate is None or not secrets.compare_digest(certificate.asan_user_id or "", user_id):
+                asan_form.form_errors.append(str(_l("Mobil nömrə və ya istifadəçi ID yanlışdır.")))
+            else:
+                return redirect(_start_phone_request(certificate))
+        else:
+            status = 400
+    return _page("demo_idp/sign_in.html", status, card_form=card_form, asan_form=asan_form, method=method,
+                 query=request.query_string.decode())
+
+
+def _start_phone_request(certificate: IdpCertificate) -> str:
+    phone_request = IdpPhoneRequest(token=secrets.token_urlsafe(32), certificate_id=certificate.id,
+                                    verification_code=f"{secrets.randbelow(10000):04d}", created_at=time.time())
+    idp_db.session.add(phone_request)
+    idp_db.session.commit()
+    # Only this browser may finish the sign-in the phone confirms; it resumes the same authorization request.
+    session["asan"] = {"token": phone_request.token, "query": request.query_string.decode()}
+    return f"{_issuer()}/asan/{phone_request.token}"
+
+
+def _own_phone_request(token: str) -> tuple[IdpPhoneRequest, str]:
+    pending = session.get("asan") or {}
+    if pending.get("token") != token:
+        abort(404)
+    phone_request = idp_db.session.scalar(select(IdpPhoneRequest).where(IdpPhoneRequest.token == token))
+    if phone_request is None:
+        abort(404)
+    return phone_request, pending.get("query", "")
+
+
+def _state(phone_request: IdpPhoneRequest) -> str:
+    if phone_request.status == "pending" and time.time() - phone_request.created_at > current_app.config[
+            "ASAN_TIMEOUT_SECONDS"]:
+        return "expired"
+    return phone_request.status
+
+
+def _take_confirmed(token: str) -> IdpCertificate | None:
+    """The certificate of a confirmed phone request of this browser, used once."""
+    pending = session.get("asan") or {}
+    if pending.get("token") != token:
+        return None
+    taken = idp_db.session.execute(update(IdpPhoneRequest).where(
+        IdpPhoneRequest.token == token, IdpPhoneRequest.status == "confirmed").values(status="used")).rowcount
+    idp_db.session.commit()
+    session.pop("asan", None)
+    if taken != 1:
+        return None
+    phone_request = idp_db.session.scalar(select(IdpPhoneRequest).where(IdpPhoneRequest.token == token))
+    return phone_request.certificate
+
+
+@bp.get("/asan/<token>")
+def asan_wait(token: str):
+    """The verification code, while the phone is asked; polls until it answers."""
+    phone_request, query = _own_phone_request(token)
+    return _asan_page(phone_request, query)
+
+
+@bp.get("/asan/<token>/status")
+def asan_status(token: str):
+    """Poll target: still waiting, expired, or confirmed (then back to the authorization endpoint)."""
+    phone_request, query = _own_phone_request(token)
+    if _state(phone_request) == "confirmed":
+        target = f"{_issuer()}/authorize?{query}&{urlencode({'asan_token': token})}"
+        if request.headers.get("HX-Request"):
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target)
+    return _asan_page(phone_request, query, fragment=bool(request.headers.get("HX-Request")))
+
+
+def _asan_page(phone_request: IdpPhoneRequest, query: str, fragment: bool = False):
+    template = "demo_idp/_asan_status.html" if fragment else "demo_idp/asan_wait.html"
+    return _page(template, request=phone_request, state=_state(phone_request), query=query,
+                 timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
+
+
+@bp.post("/token")
+def token():
+    """The token endpoint: a code (once, with its PKCE verifier and the client's secret) for an ID token."""
+    return _server().create_token_response()
+
+
+@bp.get("/session/end")
+def end_session():
+    """RP-initiated logout: forget this browser's sign-in and return to the relying party's registered page."""
+    session.clear()
+    clients = current_app.config["CLIENTS"]
+    client = clients.get(request.args.get("client_id") or "")
+    target = request.args.get("post_logout_redirect_uri") or ""
+    if client is not None and target in client.post_logout_redirect_uris:
+        state = request.args.get("state")
+        return redirect(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""))
+    return _page("demo_idp/signed_out.html")
+
+
+@bp.route("/asan-phone", methods=["GET", "POST"])
+def asan_phone():
+    """The simulated Asan İmza phone: the requests waiting for a mobile number, confirmed with one tap."""
+    mobile = validation.normalize_mobile((request.values.get("mobile") or "").strip()[:20])
+    confirmed = False
+    if request.method == "POST" and FlaskForm().validate():
+        token = (request.form.get("token") or "")[:64]
+        confirmed = idp_db.session.execute(update(IdpPhoneRequest).where(
+            IdpPhoneRequest.token == token, IdpPhoneRequest.status == "pending").values(status="confirmed")
+        ).rowcount == 1
+        idp_db.session.commit()
+    pending = []
+    if validation.is_mobile(mobile):
+        since = time.time() - current_app.config["ASAN_TIMEOUT_SECONDS"]
+        pending = list(idp_db.session.scalars(
+            select(IdpPhoneRequest).join(IdpCertificate)
+            .where(IdpCertificate.mobile_number == mobile, IdpPhoneRequest.status == "pending",
+                   IdpPhoneRequest.created_at >= since)
+            .order_by(IdpPhoneRequest.id.desc())))
+    return _page("demo_idp/asan_phone.html", mobile=mobile, pending=pending, confirmed=confirmed)
