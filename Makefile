@@ -52,6 +52,7 @@ lint: install
 
 bench: install
 	$(PY) -m bench
+	$(PY) -m bench signin
 
 # Regenerate the walkthrough screenshots (dost/static/walkthrough/, shown by README.md and /video) from the
 # browser suite's journeys.

@@ -1,5 +1,5 @@
 """`python -m bench [generate] [registry] [verify]` — the benchmarks of issues 3 and 5 (`make bench` runs all);
-`python -m bench load|scale-out` — issue 8 (bench/load).
+`python -m bench load|scale-out` — issue 8 (bench/load); `python -m bench signin` — issue 14 (bench/signin.py).
 
 Results go to bench/results/*.json and, for the full 1,000,000-application data set (or with --markdown),
 to the generated section of BENCHMARKS.md.
@@ -54,6 +54,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["signin"]:
+        from bench import signin
+
+        return signin.main((sys.argv[1:] if argv is None else argv)[1:])
     if (sys.argv[1:] if argv is None else argv)[:1] in (["load"], ["scale-out"]):
         # Own options and own PostgreSQL cluster (port 5433): `python -m bench load --help`.
         from bench.load import main as load_main

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, has_request_context, jsonify, render_template, request, session
 from flask.json.provider import DefaultJSONProvider
@@ -311,12 +312,26 @@ def _personal_session() -> bool:
     return any(key in session for key in PERSONAL_SESSION_KEYS)
 
 
+def _origin(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL, or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in parts.netloc for c in " ;,'\""):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _register_headers(app: Flask) -> None:
     def note_personal_session():
         g.personal_session = _personal_session()
 
     # First of all, so the note is taken even when a later hook refuses the request (CSRF, rate limit, input guard).
     app.before_request_funcs.setdefault(None, []).insert(0, note_personal_session)
+    # ÇIXIŞ is a form whose answer redirects to the national login's end-session endpoint, and browsers hold
+    # redirects after a form to form-action too: the provider's origin is allowed there, and no other.
+    provider = _origin(app.config.get("OIDC_ISSUER") or "")
+    policy = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+              f"connect-src 'self'; frame-ancestors 'none'; form-action 'self'{' ' + provider if provider else ''}; "
+              "base-uri 'none'; object-src 'none'")
 
     @app.after_request
     def security_headers(response):
@@ -326,12 +341,7 @@ def _register_headers(app: Flask) -> None:
             # or out) stay out of every cache, the browser's too: FİN and SSN must not outlive ÇIXIŞ on a shared
             # computer. Static assets are the same for everyone and stay cacheable.
             response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-            "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
-            "object-src 'none'",
-        )
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -104,6 +104,10 @@ TABLE: dict[tuple, tuple] = {
     # --- employer sign-in
     ("auth.index", "GET"): row(EMP, INSURER, INSURER, INSURER, INSURER, INSURER, QUEUE, QUEUE),
     ("auth.sign_in", "GET"): everyone(OK),
+    # The national login's redirect and callback: 404 where none is configured, as here (tests/test_national_login.py
+    # signs in through them).
+    ("auth.national_sign_in", "GET"): everyone("404"),
+    ("auth.national_callback", "GET"): everyone("404"),
     ("auth.sign_in_card", "POST"): everyone("400"),
     ("auth.sign_in_asan", "POST"): everyone("400"),
     ("auth.asan_wait", "GET"): everyone("404"),  # only the browser that started an Asan İmza request may wait on it

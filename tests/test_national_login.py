@@ -192,6 +192,12 @@ def test_sign_out_ends_the_session_here_and_at_the_provider(rp, session, provide
     assert _events(session, "session.sign_out")
 
 
+def test_the_pages_let_forms_lead_to_the_provider_and_nowhere_else(rp, provider):
+    # ÇIXIŞ posts a form whose answer redirects to the provider: browsers check that redirect against form-action.
+    policy = rp.get("/sign-in").headers["Content-Security-Policy"]
+    assert f"form-action 'self' {provider.issuer};" in policy
+
+
 def test_the_in_app_sign_in_screens_are_gone_while_the_national_login_is_configured(rp):
     page = rp.get("/sign-in").get_data(as_text=True)
     assert "Milli giriş sistemi ilə daxil olmaq" in page and 'name="pin"' not in page

@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,15 +118,18 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
     raise RuntimeError("server did not answer /healthz within 60 s")
 
 
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    """The app under gunicorn on a free loopback port, on a fresh migrated SQLite file with the demo data."""
+@contextmanager
+def serve(extra_env: dict[str, str] | None = None, port: int | None = None) -> Iterator[LiveServer]:
+    """The app under gunicorn on a loopback port (free, or the one given), on a fresh migrated SQLite file with the
+    demo data; extra_env adds settings (the national login's, say)."""
     workdir = Path(tempfile.mkdtemp(prefix="dost-browser-"))
     database_url = f"sqlite:///{workdir / 'dost.sqlite3'}"
     env = _server_env(database_url)
     # Not the project's instance/: the audit key and checkpoints belong to this throwaway database.
     env.update(DOST_AUDIT_KEY="browser-suite-audit-key-0123456789abcdef",
-               DOST_AUDIT_CHECKPOINT_FILE=str(workdir / "audit-checkpoints.jsonl"))
+               DOST_AUDIT_CHECKPOINT_FILE=str(workdir / "audit-checkpoints.jsonl"),
+               DOST_DEMO_IDP_DATABASE_URL=f"sqlite:///{workdir / 'demo-idp.sqlite3'}",
+               **(extra_env or {}))
     log_path = workdir / "server.log"
     for command in (["db", "upgrade"], ["dost", "demo"]):
         done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *command], cwd=ROOT, env=env,
@@ -133,15 +137,15 @@ def live_server() -> Iterator[LiveServer]:
         if done.returncode != 0:
             raise RuntimeError(f"flask {' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     process = None
-    for _attempt in range(3):
-        port = _free_port()
+    for _attempt in range(1 if port else 3):
+        bound = port or _free_port()
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
+                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{bound}", "--workers", "1", "--threads", "8",
                  "--graceful-timeout", "2", "--no-control-socket", "app:app"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{bound}"
         try:
             _wait_until_up(url, process, log_path)
             break
@@ -163,6 +167,13 @@ def live_server() -> Iterator[LiveServer]:
             process.kill()
             process.wait(5)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    """The app under gunicorn on a free loopback port, on a fresh migrated SQLite file with the demo data."""
+    with serve() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
