@@ -33,6 +33,10 @@ demo: migrate
 
 # A local demo: the demo signature provider (its simulated Asan İmza phone at /demo/asan-phone) is on, which every
 # page then says; it is off wherever DOST_DEMO_PROVIDERS=1 is not set.
+# The demo targets (and the flask commands they run) sign in at the demo identity provider, served by the app at
+# /demo-idp; without it or a real national login (DOST_OIDC_ISSUER) the app refuses to start.
+migrate demo: export DOST_DEMO_PROVIDERS ?= 1
+migrate demo: export DOST_DEMO_IDP_ISSUER ?= http://127.0.0.1:$(PORT)/demo-idp
 run: export DOST_DEMO_PROVIDERS ?= 1
 run: export DOST_DEMO_IDP_ISSUER ?= http://127.0.0.1:$(PORT)/demo-idp
 run: demo

@@ -51,7 +51,8 @@ def database_url(backend: str, applications: int) -> str:
 
 
 def build_app(url: str, **overrides):
-    """The real app on a benchmark database, limits raised; nothing else differs from production settings."""
+    """The real app on a benchmark database, limits raised; nothing else differs from production settings but the
+    national login, which is the demo identity provider (`python -m bench signin` measures signing in)."""
     from dost import create_app
 
     return create_app({
@@ -60,20 +61,35 @@ def build_app(url: str, **overrides):
         "SIGN_IN_RATE_LIMIT": NO_LIMIT,
         "VERIFY_RATE_LIMIT": NO_LIMIT,
         "PUBLIC_BASE_URL": "http://127.0.0.1",
+        "DEMO_PROVIDERS": True,
+        "DEMO_IDP_ISSUER": "http://127.0.0.1/demo-idp",
+        "DEMO_IDP_DIRECTORY": str(RESULTS / "demo-idp"),
         **overrides,
     })
 
 
 def sign_in(client, card: tuple[str, str]) -> None:
-    """Sign in with an e-İmza card as a browser does (CSRF token from the page's meta tag)."""
-    page = client.get("/sign-in").get_data(as_text=True)
-    match = CSRF_META.search(page)
-    if match is None:
-        raise RuntimeError("sign-in page has no CSRF meta tag")
-    response = client.post("/sign-in/card", data={"card_number": card[0], "pin": card[1]},
-                           headers={"X-CSRFToken": match.group(1)})
-    if response.status_code != 302:
-        raise RuntimeError(f"sign-in with card {card[0]} failed: HTTP {response.status_code}")
+    """A session of the card's seal holder for its insurer, as the national login's callback opens one.
+
+    The benchmarks of the pages behind sign-in start from a signed-in session; each request still rebuilds the
+    principal from the database (dost.auth.load_principal), as in production. Signing in itself, provider
+    included, is `python -m bench signin`."""
+    from sqlalchemy import select
+
+    from dost.extensions import db
+    from dost.models import Credential
+
+    with client.application.app_context():
+        credential = db.session.scalar(select(Credential).where(Credential.card_number == card[0]))
+        if credential is None or credential.seal_insurer_id is None:
+            raise RuntimeError(f"no seal holder with card {card[0]} in the benchmark database")
+        principal = f"e:{credential.id}:{credential.seal_insurer_id}"
+        db.session.remove()
+    with client.session_transaction() as session:
+        session.update({"_user_id": principal, "_fresh": True, "sid": os.urandom(12).hex(),
+                        "signed_in_at": datetime.now(UTC).timestamp()})
+    if client.get("/insurer").status_code != 200:
+        raise RuntimeError(f"the session of card {card[0]} is not signed in")
 
 
 @dataclass

@@ -133,6 +133,10 @@ class Gunicorn:
             "DOST_SECRET_KEY": BENCH_SECRET_KEY,
             "DOST_VERIFY_RATE_LIMIT": NO_LIMIT,
             "DOST_SIGN_IN_RATE_LIMIT": NO_LIMIT,
+            # The national login is the demo identity provider, mounted at this server's address.
+            "DOST_DEMO_PROVIDERS": "1",
+            "DOST_DEMO_IDP_ISSUER": f"{self.base}/demo-idp",
+            "DOST_DEMO_IDP_DATABASE_URL": f"sqlite:///{RESULTS / 'demo-idp' / 'demo-idp.sqlite3'}",
         }
         self.log_path = RESULTS / f"gunicorn-{applications}.log"
         self.process: subprocess.Popen | None = None

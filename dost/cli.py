@@ -27,7 +27,9 @@ def demo_command(if_empty: bool) -> None:
         report = demo.load(db.session, current_app.instance_path)
         db.session.commit()
     click.echo(demo.format_report(report))
-    click.echo(demo.format_provider_note(current_app.config["DEMO_PROVIDERS"]))
+    click.echo(demo.format_provider_note(current_app.config["DEMO_PROVIDERS"],
+                                         current_app.config["DEMO_IDP_ISSUER"] if "demo_idp" in current_app.extensions
+                                         else ""))
 
 
 @dost_cli.command("api-token")

@@ -315,14 +315,17 @@ def _load_people(session: Session, rng: random.Random, insurers: list[Insurer], 
                 "start_date": start, "end_date": end}, report)
 
 
-def format_provider_note(enabled: bool) -> str:
-    """Whether this app's demo signature provider (the simulated Asan İmza phone) is on, and how to switch it."""
+def format_provider_note(enabled: bool, identity_provider: str = "") -> str:
+    """Whether the demo providers are on (the identity provider's sign-in and phone, the signing phone), and how to
+    switch them."""
     if enabled:
-        return ("Demo signature provider: ON. Confirm Asan İmza requests on the simulated phone, "
+        where = (f"Sign in at the demo identity provider ({identity_provider}); its Asan İmza phone is "
+                 f"{identity_provider}/asan-phone?mobile=%2B994501234567. " if identity_provider else "")
+        return (f"Demo signature provider: ON. {where}Confirm Asan İmza signing on the simulated phone, "
                 "/demo/asan-phone?mobile=%2B994501234567; every page says this is not a production system.")
-    return ("Demo signature provider: OFF (the default). Asan İmza sign-ins are confirmed on its simulated phone "
-            "(/demo/asan-phone), which needs DOST_DEMO_PROVIDERS=1 when starting the app; `make run` sets it. "
-            "Never set it on a production system: the phone confirms anyone's sign-in.")
+    return ("Demo signature provider: OFF (the default). The demo identity provider and the simulated Asan İmza "
+            "phones (/demo/asan-phone) need DOST_DEMO_PROVIDERS=1 (and DOST_DEMO_IDP_ISSUER) when starting the app; "
+            "`make run` sets both. Never set them on a production system: the phones confirm anyone's request.")
 
 
 def format_report(report: DemoReport) -> str:

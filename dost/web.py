@@ -131,6 +131,12 @@ def init_app(app: Flask) -> None:
     from dost import demo_idp, national_login
 
     demo_idp.mount(app)
+    if not national_login.settings(app):
+        # Employers sign in at a national login only: without one (real, or the demo provider) nobody could.
+        raise RuntimeError(
+            "No national login is configured, so no employer could sign in. Production: set DOST_OIDC_ISSUER, "
+            "DOST_OIDC_CLIENT_ID and DOST_OIDC_CLIENT_SECRET (README, 'National login'). Demo: set "
+            "DOST_DEMO_PROVIDERS=1 and DOST_DEMO_IDP_ISSUER=http://127.0.0.1:5000/demo-idp (make run does both).")
     national_login.init_app(app)
 
     from dost.services import signing
@@ -309,7 +315,8 @@ PERSONAL_SESSION_KEYS = ("_user_id", "pending_credential", "asan_token", "pendin
 
 
 def _personal_session() -> bool:
-    return any(key in session for key in PERSONAL_SESSION_KEYS)
+    # Authlib keeps a sign-in's state, nonce and PKCE verifier under _state_<client>_<state>.
+    return any(key in session for key in PERSONAL_SESSION_KEYS) or any(key.startswith("_state_") for key in session)
 
 
 def _origin(url: str) -> str | None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 from argon2 import PasswordHasher
@@ -15,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from dost import create_app
 from dost.extensions import db, limiter
@@ -52,6 +56,9 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    for server in _servers:
+        server.shutdown()
+        server.server_close()
     # CI must exercise PostgreSQL: a run where no PostgreSQL test passed is a failure.
     if os.environ.get("DOST_REQUIRE_POSTGRES") == "1" and not _ran_postgres and exitstatus == 0:
         session.config.get_terminal_reporter().write_line("FAILED: no PostgreSQL test ran", red=True)
@@ -131,7 +138,34 @@ class Snapshot:
                         ))
 
 
+# The suite's apps call back to the provider over HTTP (the token endpoint); the browser's part of a sign-in goes
+# through the test client, whose requests come from this host.
+TEST_CALLBACK = "http://localhost/sign-in/callback"
+
+
+def serve_in_thread(app: Flask, port: int) -> None:
+    """Serve the app (with the demo identity provider mounted in it) on a loopback port for the rest of the run."""
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _servers.append(server)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+_servers: list = []
+
+
 def build_app(database_url: str, instance_path: Path, **overrides) -> Flask:
+    """The app on a test database. Unless the test names its own national login, it signs in at the demo identity
+    provider, mounted at /demo-idp and served on a loopback port for the provider's back channel."""
+    port = None
+    if not overrides.get("OIDC_ISSUER") and overrides.get("DEMO_PROVIDERS", True):
+        port = free_port()
+        overrides = {"DEMO_PROVIDERS": True, "DEMO_IDP_ISSUER": f"http://127.0.0.1:{port}/demo-idp",
+                     "DEMO_IDP_DIRECTORY": str(instance_path), "OIDC_REDIRECT_URI": TEST_CALLBACK, **overrides}
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -148,7 +182,23 @@ def build_app(database_url: str, instance_path: Path, **overrides) -> Flask:
     }
     app = create_app(config)
     app.test_client_class = CsrfClient
+    if port is not None:
+        serve_in_thread(app, port)
     return app
+
+
+def forget_provider_state(app: Flask) -> None:
+    """The demo identity provider's database outlives a test: its codes, phone requests and guessing limits go."""
+    from dost.demo_idp.models import IdpAuthorizationCode, IdpPhoneRequest, idp_db
+    from dost.models import SignInThrottle
+
+    idp = app.extensions.get("demo_idp")
+    if idp is None:
+        return
+    with idp.app_context():
+        for table in (IdpAuthorizationCode.__table__, IdpPhoneRequest.__table__, SignInThrottle.__table__):
+            idp_db.session.execute(table.delete())
+        idp_db.session.commit()
 
 
 def reset_postgres_schema(app: Flask) -> None:
@@ -167,7 +217,8 @@ def snapshot(request, tmp_path_factory) -> Iterator[Snapshot]:
     base = tmp_path_factory.mktemp(backend)
     path = base / "test.sqlite3" if backend == "sqlite" else None
     url = f"sqlite:///{path}" if backend == "sqlite" else PG_URL
-    # The demo signature provider is off by default; the suite signs in with Asan İmza on its simulated phone.
+    # The demo providers are off by default; the suite signs in at the demo identity provider, and confirms Asan İmza
+    # signing on the demo signature provider's simulated phone.
     app = build_app(url, base, DEMO_PROVIDERS=True)
     if backend == "postgresql":
         reset_postgres_schema(app)
@@ -188,6 +239,7 @@ def snapshot(request, tmp_path_factory) -> Iterator[Snapshot]:
 def app(snapshot: Snapshot) -> Iterator[Flask]:
     """The app with a fresh copy of the demo data."""
     snapshot.restore()
+    forget_provider_state(snapshot.app)
     snapshot.app.config.update(SIGN_IN_RATE_LIMIT="1000 per minute", VERIFY_RATE_LIMIT="10000 per minute")
     with snapshot.app.app_context():
         limiter.reset()
@@ -230,9 +282,81 @@ NO_INSURER_CARD = ("9000000002", "7777")
 SEAL_A_ASAN = ("+994501234567", "100001")
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_path(url: str) -> str:
+    """The part of an absolute URL (the app's, or its demo identity provider's) that the test client takes."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+PROVIDER_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def provider_csrf(page) -> str:
+    match = PROVIDER_CSRF.search(page.get_data(as_text=True))
+    assert match, page.get_data(as_text=True)[:1000]
+    return match.group(1) or match.group(2)
+
+
+def provider_page(client: CsrfClient, method: str = "card"):
+    """The demo identity provider's sign-in screen, reached from the app's sign-in button; `.provider_path` is the
+    authorization request's path (the screen's forms post to it)."""
+    start = client.get("/sign-in/national")
+    assert start.status_code == 302, start.get_data(as_text=True)[:1000]
+    path = app_path(start.location) + ("&method=asan" if method == "asan" else "")
+    page = client.get(path)
+    page.provider_path = path
+    return page
+
+
+def _follow_to_the_app(client: CsrfClient, answer):
+    """From the provider's answer (a redirect with the code, or its own page) to the app's callback response."""
+    if answer.status_code != 302:
+        return answer
+    return client.get(app_path(answer.location))
+
+
 def sign_in_card(client: CsrfClient, card: tuple[str, str] = SEAL_A_CARD):
-    """Sign in with a card; returns the response."""
-    return client.post("/sign-in/card", data={"card_number": card[0], "pin": card[1]})
+    """Sign in with an e-İmza card at the demo identity provider, as a browser does; returns the app's callback
+    response (302 to the insurer page or the insurer choice; a page saying why not), or the provider's own page
+    when it refused the card or PIN."""
+    page = provider_page(client)
+    answer = client.post(page.provider_path, data={"csrf_token": provider_csrf(page), "action": "card",
+                                                   "card_number": card[0], "pin": card[1]}, csrf=False)
+    return _follow_to_the_app(client, answer)
+
+
+def start_asan(client: CsrfClient, mobile: str = SEAL_A_ASAN[0], user_id: str = SEAL_A_ASAN[1]):
+    """Asan İmza at the demo identity provider: the request sent to the phone (302 to its waiting page)."""
+    page = provider_page(client, "asan")
+    return client.post(page.provider_path, data={"csrf_token": provider_csrf(page), "action": "asan",
+                                                 "mobile_number": mobile, "asan_user_id": user_id}, csrf=False)
+
+
+def sign_in_asan(client: CsrfClient, asan: tuple[str, str] = SEAL_A_ASAN, waiting=None, expected_code=None):
+    """Sign in with Asan İmza: the request, its confirmation on the provider's simulated phone (another device),
+    and the wait; returns the app's callback response."""
+    waiting = waiting or start_asan(client, *asan)
+    assert waiting.status_code == 302, waiting.get_data(as_text=True)[:1000]
+    wait_path = app_path(waiting.location)
+    page = client.get(wait_path).get_data(as_text=True)
+    code = re.search(r'class="verification-code"[^>]*>(\d{4})<', page).group(1)
+    assert expected_code in (None, code)
+    phone = client.application.test_client()
+    panel = phone.get("/demo-idp/asan-phone?mobile=" + quote(asan[0].replace(" ", "")))
+    assert code in panel.get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', panel.get_data(as_text=True)).group(1)
+    confirmed = phone.post("/demo-idp/asan-phone", data={"csrf_token": provider_csrf(panel), "token": token,
+                                                         "mobile": asan[0]}, csrf=False)
+    assert "Sorğu təsdiqləndi" in confirmed.get_data(as_text=True)
+    resumed = client.get(wait_path + "/status")
+    assert resumed.status_code == 302, resumed.get_data(as_text=True)[:1000]
+    return _follow_to_the_app(client, client.get(app_path(resumed.location)))
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from dost.services.actors import Actor
 from dost.services.deadlines import deadlines_for
 from dost.services.errors import DomainError, NotFound
 from dost.timeutil import today
-from tests.conftest import SEAL_A_ASAN, SEAL_B_CARD, sign_in_card
+from tests.conftest import SEAL_A_ASAN, SEAL_B_CARD, sign_in_asan, sign_in_card
 
 BASE = "https://ssh.dost.gov.az"
 
@@ -365,11 +365,7 @@ def test_html_in_fields_is_rendered_inert(seal_client):
 
 def test_asan_signing_waits_for_the_phone(app, client, session):
     _, person, certificate = employee(session)
-    start = client.post("/sign-in/asan", data={"mobile_number": SEAL_A_ASAN[0], "asan_user_id": SEAL_A_ASAN[1]})
-    phone = client.get("/demo/asan-phone?mobile=%2B994501234567").get_data(as_text=True)
-    client.post("/demo/asan-phone", data={"token": re.search(r'name="token" value="([^"]+)"', phone).group(1),
-                                          "mobile": "+994501234567"})
-    client.get(start.location + "/status")
+    assert sign_in_asan(client, SEAL_A_ASAN).status_code == 302
     waiting = wizard_post(client, step="sign", action="sign", fin=person.fin, ssn=certificate.ssn, reason="lost")
     token = re.search(r"/ssh/sign/([^/]+)/status", waiting.get_data(as_text=True)).group(1)
     assert session.scalar(select(func.count()).select_from(Application)) == 0

@@ -43,6 +43,7 @@ def R(endpoint: str) -> str:
 
 
 EMP = R("auth.sign_in")  # employer routes send the unauthenticated (or ended) employer to the sign-in page
+END = "→? /demo-idp/session/end"  # the national login's end-session endpoint, which comes back to the sign-in page
 STF = R("staff.sign_in")  # staff routes send everyone who is not staff to the staff sign-in page
 
 
@@ -104,17 +105,14 @@ TABLE: dict[tuple, tuple] = {
     # --- employer sign-in
     ("auth.index", "GET"): row(EMP, INSURER, INSURER, INSURER, INSURER, INSURER, QUEUE, QUEUE),
     ("auth.sign_in", "GET"): everyone(OK),
-    # The national login's redirect and callback: 404 where none is configured, as here (tests/test_national_login.py
-    # signs in through them).
-    ("auth.national_sign_in", "GET"): everyone("404"),
-    ("auth.national_callback", "GET"): everyone("404"),
-    ("auth.sign_in_card", "POST"): everyone("400"),
-    ("auth.sign_in_asan", "POST"): everyone("400"),
-    ("auth.asan_wait", "GET"): everyone("404"),  # only the browser that started an Asan İmza request may wait on it
-    ("auth.asan_status", "GET"): everyone("404"),
+    # The national login (here the demo identity provider at /demo-idp): anyone may set out to sign in; a callback
+    # that answers no sign-in of this browser's is refused.
+    ("auth.national_sign_in", "GET"): everyone("→? /demo-idp/authorize"),
+    ("auth.national_callback", "GET"): everyone("400"),
     ("auth.choose_insurer", "GET"): everyone(EMP),  # nothing pending: back to the sign-in page
     ("auth.choose_insurer", "POST"): everyone(EMP),
-    ("auth.sign_out", "POST"): everyone(EMP),
+    # ÇIXIŞ of an employer ends the session at the national login too (RP-initiated logout).
+    ("auth.sign_out", "POST"): row(EMP, END, END, END, END, END, EMP, EMP),
     # The demo provider's simulated phone: on in the suite's app, off (404) unless DOST_DEMO_PROVIDERS=1.
     ("auth.asan_phone", "GET"): everyone(OK),
     ("auth.asan_phone", "POST"): everyone(OK),

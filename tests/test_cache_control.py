@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import SEAL_A_ASAN, sign_in_card
+from tests.conftest import SEAL_A_ASAN, app_path, sign_in_card, start_asan
 from tests.staff_support import sign_in_staff
 from tests.test_authorization_matrix import _body, _objects, _sign_in, _url, walks
 from tests.test_signing import make_notice, token_of
@@ -71,14 +71,17 @@ def test_signing_in_and_out_are_no_store(app, client):
     assert_no_store(staff.post("/staff/sign-out"), "staff sign-out")
 
 
-def test_an_asan_sign_in_under_way_is_no_store(app, client):
-    started = client.post("/sign-in/asan", data={"mobile_number": SEAL_A_ASAN[0], "asan_user_id": SEAL_A_ASAN[1]})
+def test_a_sign_in_under_way_is_no_store_here_and_at_the_provider(app, client):
+    # The redirect to the national login carries the state and nonce of this browser's sign-in.
+    assert_no_store(client.get("/sign-in/national"), "redirect to the provider")
+    started = start_asan(client, *SEAL_A_ASAN)
     assert started.status_code == 302
     assert_no_store(started, "asan start")
-    waiting = client.get(started.headers["Location"])
+    waiting = client.get(app_path(started.headers["Location"]))
     assert waiting.status_code == 200 and "verification-code" in waiting.get_data(as_text=True)
     assert_no_store(waiting, "asan wait")
-    assert_no_store(client.get(started.headers["Location"] + "/status", headers={"HX-Request": "true"}), "status")
+    assert_no_store(client.get(app_path(started.headers["Location"]) + "/status", headers={"HX-Request": "true"}),
+                    "status")
 
 
 def test_error_pages_to_a_signed_in_user_are_no_store(app, client, monkeypatch):

@@ -1,23 +1,21 @@
 """The demo identity provider (dost.demo_idp) as `make run` serves it: mounted beside the app on one real HTTP
-server, the app its registered client. Its people are the demo data's e-signatures; each test walks its screens as
-a browser would (card + PIN, Asan İmza with the simulated phone) and checks what a relying party may rely on:
-discovery, keys, PKCE (S256 only, required), registered redirect URIs only, codes used once, RP-initiated logout."""
+server (tests.conftest.build_app serves it on a loopback port), the app its registered client. Its people are the
+demo data's e-signatures; each test walks its screens as a browser would (card + PIN, Asan İmza with the simulated
+phone) and checks what a relying party may rely on: discovery, keys, PKCE (S256 only, required), registered
+redirect URIs only, codes used once, RP-initiated logout."""
 
 from __future__ import annotations
 
 import re
-import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from dost.extensions import db
 from dost.models import AuditEvent, ServiceCode
 from tests.conftest import build_app
-from tests.national_login_support import free_port
 from tests.test_grants import DELEGATE_A, DELEGATE_A_FIN, make_grant
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -25,30 +23,19 @@ TOKEN = re.compile(r'name="token" value="([^"]+)"')
 
 
 class Served:
-    """The app (with the provider mounted at /demo-idp) on a loopback port, in a thread of the test process."""
+    """The app with the provider mounted at /demo-idp, as build_app serves it on a loopback port."""
 
-    def __init__(self, app, port: int):
+    def __init__(self, app):
         self.app = app
-        self.base = f"http://127.0.0.1:{port}"
-        self.issuer = f"{self.base}/demo-idp"
-        self.server = make_server("127.0.0.1", port, app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.issuer = app.config["DEMO_IDP_ISSUER"]
+        self.base = self.issuer.removesuffix("/demo-idp")
 
 
 @pytest.fixture
 def served(app, snapshot, tmp_path):
-    port = free_port()
-    served_app = build_app(snapshot.app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, DEMO_PROVIDERS=True,
-                           DEMO_IDP_ISSUER=f"http://127.0.0.1:{port}/demo-idp",
-                           DEMO_IDP_DIRECTORY=str(tmp_path))
-    running = Served(served_app, port)
-    yield running
-    running.close()
+    # The callback URL as `make run` builds it: from the host the browser came to.
+    served_app = build_app(snapshot.app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, OIDC_REDIRECT_URI="")
+    yield Served(served_app)
     with served_app.app_context():
         db.session.remove()
         db.engine.dispose()

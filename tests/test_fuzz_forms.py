@@ -40,7 +40,7 @@ from dost.models import (
 )
 from dost.services import grants as grant_service
 from dost.services import signing
-from tests.conftest import sign_in_card
+from tests.conftest import provider_csrf, provider_page, sign_in_card
 from tests.staff_support import actor, employees, sign_in_staff, submit
 from tests.test_grants import SEAL_A, actor_for
 from tests.test_signing import make_notice
@@ -205,17 +205,29 @@ def _unlimited(app):
     app.config.update(SIGN_IN_RATE_LIMIT="1000000 per minute", VERIFY_RATE_LIMIT="1000000 per minute")
 
 
-# ---------------------------------------------------------------- employer sign-in
+# ---------------------------------------------------------------- employer sign-in, at the demo identity provider
 
 
-def test_card_sign_in(app, client, count):
+def _at_provider(app, method: str = "card"):
+    """A browser at the demo identity provider's sign-in screen: (client, the screen's form path, its CSRF token)."""
+    client = app.test_client()
+    page = provider_page(client, method)
+    return client, page.provider_path, provider_csrf(page)
+
+
+def test_card_sign_in(app, count):
     _unlimited(app)
+    at = list(_at_provider(app))
 
     @settings(max_examples=scaled(600), **SETTINGS)
-    @given(form(card_number=["1000000001", "9000000001", "10000000011"], pin=["1111", "0000"]), st.booleans())
-    def run(data, htmx):
+    @given(form(card_number=["1000000001", "9000000001", "10000000011"], pin=["1111", "0000"]))
+    def run(data):
         count()
-        response = post(app.test_client(), "/sign-in/card", data=data, headers={"HX-Request": "true"} if htmx else {})
+        client, path, token = at
+        response = client.post(path, data={**data, "csrf_token": token, "action": "card"}, csrf=False)
+        if response.status_code == 302:
+            # Signed in: the provider never serves the same authorization request (its nonce) twice.
+            at[:] = _at_provider(app)
         text = check(response, data, "card")
         if response.status_code == 400 and not has_nul(data):
             typed = first(data, "card_number")
@@ -228,15 +240,32 @@ def test_card_sign_in(app, client, count):
 
 def test_asan_sign_in(app, count):
     _unlimited(app)
+    client, path, token = _at_provider(app, "asan")
 
     @settings(max_examples=scaled(400), **SETTINGS)
     @given(form(mobile_number=["+994501234567", "050 123 45 67", "+994991234567"], asan_user_id=["100001", "1"]))
     def run(data):
         count()
-        check(post(app.test_client(), "/sign-in/asan", data=data), data, "asan")
+        check(client.post(path, data={**data, "csrf_token": token, "action": "asan"}, csrf=False), data, "asan")
 
     run()
     assert count.seen["n"] >= scaled(400)
+
+
+def test_the_providers_callback(app, count):
+    """Whatever comes back to /sign-in/callback (a forged or garbled answer of the provider): a page, never a 500."""
+    _unlimited(app)
+    client = app.test_client()
+
+    @settings(max_examples=scaled(200), **SETTINGS)
+    @given(form(code=["x"], state=["y"], error=["access_denied", "server_error"], error_description=["d"],
+                iss=["http://127.0.0.1/demo-idp"]))
+    def run(data):
+        count()
+        check(client.get("/sign-in/callback", query_string=data), data, "callback")
+
+    run()
+    assert count.seen["n"] >= scaled(200)
 
 
 # ---------------------------------------------------------------- SSŞ wizard and registry
@@ -701,7 +730,8 @@ def test_language_demo_phone_and_insurer_choice(app, count):
 
 def test_raw_bodies(app, seal, count):
     """Bytes that are not valid UTF-8 or not valid form encoding, under each content type."""
-    targets = ["/feedback", "/ssh/wizard", "/grants/wizard", "/sign-in/card", "/verify", "/api/v1/verify", "/language"]
+    targets = ["/feedback", "/ssh/wizard", "/grants/wizard", provider_page(app.test_client()).provider_path,
+               "/demo-idp/asan-phone", "/demo-idp/token", "/verify", "/api/v1/verify", "/language"]
 
     @settings(max_examples=scaled(300), **SETTINGS)
     @given(st.sampled_from(targets), st.binary(max_size=300),

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.conftest import sign_in_card
+from tests.conftest import provider_page, sign_in_card
 from tests.staff_support import sign_in_staff
 
 DEEP = 100_000
@@ -93,8 +93,6 @@ def test_every_api_url_answers_a_deep_body_in_json(client, errors, path, method)
 # The form pages, each as the user who may post it; the CSRF token comes in the header, as htmx sends it.
 FORM_PAGES = [
     ("anonymous", "/verify"),
-    ("anonymous", "/sign-in/card"),
-    ("anonymous", "/sign-in/asan"),
     ("anonymous", "/staff/sign-in"),
     ("anonymous", "/demo/asan-phone"),
     ("anonymous", "/no-such-page"),
@@ -120,6 +118,16 @@ def test_form_pages_answer_any_json_body_with_a_400_page(app, client, errors, wh
             assert response.status_code == 400, (path, name, content_type, response.status_code)
             assert response.mimetype == "text/html", (path, name)
             assert "Sorğu düzgün deyil" in response.get_data(as_text=True), (path, name)
+    assert not errors()
+
+
+def test_the_demo_identity_providers_forms_answer_any_json_body_with_a_400(app, client, errors):
+    paths = [provider_page(client).provider_path, "/demo-idp/asan-phone", "/demo-idp/token"]
+    for path in paths:
+        for name, body in BODIES.items():
+            for content_type in JSON_TYPES:
+                response = client.post(path, data=body, content_type=content_type, csrf=False)
+                assert 400 <= response.status_code < 500, (path, name, content_type, response.status_code)
     assert not errors()
 
 

@@ -48,7 +48,7 @@ def test_health_checks(client):
 
 
 def test_oversized_body_gets_a_clear_413(client):
-    response = client.post("/sign-in/card", data={"card_number": "1" * (6 * 1024 * 1024), "pin": "1"})
+    response = client.post("/staff/sign-in", data={"username": "1" * (6 * 1024 * 1024), "password": "1"})
     assert response.status_code == 413
     assert "çox böyükdür" in response.get_data(as_text=True)
 

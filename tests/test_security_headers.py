@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from dost.extensions import db
 from tests.conftest import build_app, sign_in_card
-from tests.staff_support import sign_in_staff, staff
+from tests.staff_support import PASSWORDS, sign_in_staff, staff, totp_code
 from tests.test_authorization_matrix import _body, _objects, _url, walks
 from tests.test_signing import make_notice
 
@@ -71,7 +71,7 @@ def test_headers_on_every_kind_of_response(app, client, session, monkeypatch):
         "404 fragment": client.get("/no-such-page", headers={"HX-Request": "true"}),
         "405 page": client.get("/sign-out"),
         "csrf 400 page": client.post("/feedback", csrf=False),
-        "413 page": client.post("/sign-in/card", data={"pin": BIG}),
+        "413 page": client.post("/staff/sign-in", data={"password": BIG}),
     }
     assert responses["pdf"].headers["Content-Type"] == "application/pdf"
     assert responses["fragment"].status_code == 200 and "<html" not in responses["fragment"].get_data(as_text=True)
@@ -171,16 +171,22 @@ def test_https_behind_the_proxy_sends_hsts_and_secure_cookies(https_app):
     cookie = _session_cookie_header(page)
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     token = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True)).group(1)
-    form = {"card_number": "1000000001", "pin": "1111"}
+    with https_app.app_context():
+        code = totp_code(db.session, "agent.bak1")
+        db.session.remove()
+    form = {"username": "agent.bak1", "password": PASSWORDS["agent.bak1"], "code": code}
     # Over https Flask-WTF also wants a same-origin Referer (Referrer-Policy same-origin lets browsers send it).
     for referer in (None, "https://evil.example/sign-in"):
-        refused = client.post("/sign-in/card", data=form, csrf=False, headers={
+        refused = client.post("/staff/sign-in", data=form, csrf=False, headers={
             **proxied, "X-CSRFToken": token, **({"Referer": referer} if referer else {})})
         assert refused.status_code == 400, referer
-    signed_in = client.post("/sign-in/card", data=form, csrf=False, headers={
-        **proxied, "X-CSRFToken": token, "Referer": "https://localhost/sign-in"})
-    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/insurer"
+    signed_in = client.post("/staff/sign-in", data=form, csrf=False, headers={
+        **proxied, "X-CSRFToken": token, "Referer": "https://localhost/staff/sign-in"})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].startswith("/staff")
     assert "Secure" in _session_cookie_header(signed_in)
+    # The way to the national login is an https URL of this site's too.
+    start = client.get("/sign-in/national", headers=proxied)
+    assert start.status_code == 302 and "Secure" in _session_cookie_header(start)
     # The proxy said the request came over plain http: no HSTS (browsers ignore it there anyway).
     assert "Strict-Transport-Security" not in client.get("/healthz", headers={"X-Forwarded-Proto": "http"}).headers
 
@@ -275,7 +281,7 @@ def test_two_sign_ins_get_different_session_ids(app):
 
 
 @pytest.mark.parametrize("route,who,kind", [
-    ("/sign-in/card", "anonymous", "form"),
+    ("/staff/sign-in", "anonymous", "form"),
     ("/feedback", "employer", "form"),
     ("/ssh/wizard", "employer", "form"),
     ("/verify", "anonymous", "file"),

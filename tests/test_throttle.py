@@ -1,5 +1,7 @@
 """Guessing limits per card and per typed staff user name: shared by every process (database or Redis), counted
-before the secret is checked, kept through a rollback, locking with a backoff that ends by itself."""
+before the secret is checked, kept through a rollback, locking with a backoff that ends by itself. The card's PIN is
+checked by the demo identity provider at sign-in (with these limits, in its own database) and by the app when an
+application is signed."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dost.extensions import db
-from dost.models import Application, AuditEvent, SignInThrottle
-from dost.services import throttle
+from dost.models import Application, AuditEvent, Credential, SignInThrottle
+from dost.services import signin, throttle
+from dost.services.errors import DomainError
 from dost.timeutil import utcnow
 from tests.conftest import SEAL_A_CARD, SEAL_B_CARD, build_app, sign_in_card
 from tests.staff_support import sign_in_staff
@@ -146,25 +149,23 @@ def test_subjects_are_stored_as_digests_and_storage_is_database_or_redis(session
         throttle.configure(session.get_bind(), "memory://")
 
 
-# ---------------------------------------------------------------- employer card PIN
+# ---------------------------------------------------------------- employer card PIN at the demo identity provider
 
 
-def _card(client, pin: str, address: str, card: str = SEAL_A_CARD[0]):
-    return client.post("/sign-in/card", data={"card_number": card, "pin": pin}, environ_base={"REMOTE_ADDR": address})
+def _card(client, pin: str, card: str = SEAL_A_CARD[0]):
+    """A card sign-in at the demo identity provider (it keeps the same guessing limits, in its own database)."""
+    return sign_in_card(client, (card, pin))
 
 
-def test_card_pin_is_limited_per_card_whatever_the_address(app, session):
-    for i in range(5):
-        response = _card(app.test_client(), WRONG_PIN, f"198.51.100.{i + 1}")
+def test_card_pin_is_limited_per_card_at_the_provider(app):
+    for _ in range(5):
+        response = _card(app.test_client(), WRONG_PIN)
         assert response.status_code == 400
     assert "yeni cəhd qəbul olunmur" in _error(response, "pin")
-    # The right PIN from yet another address is refused unchecked, with the time to come back.
-    response = _card(app.test_client(), SEAL_A_CARD[1], "203.0.113.9")
+    # The right PIN from yet another browser is refused unchecked, with the time to come back.
+    response = _card(app.test_client(), SEAL_A_CARD[1])
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
     assert "yeni cəhd qəbul olunmur" in _error(response, "pin")
-    # The view rolled each failure back; the count and the audit of the lock were written on their own.
-    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "credential.throttled")).one()
-    assert event.object_type == "credential" and event.changes["failures"] == 5
     # Another card is not affected.
     assert sign_in_card(app.test_client(), SEAL_B_CARD).status_code == 302
 
@@ -172,7 +173,7 @@ def test_card_pin_is_limited_per_card_whatever_the_address(app, session):
 def test_unknown_cards_are_counted_and_answered_alike(app):
     answers = {}
     for card in (SEAL_A_CARD[0], "1234567890"):
-        responses = [_card(app.test_client(), WRONG_PIN, "198.51.100.1", card) for _ in range(6)]
+        responses = [_card(app.test_client(), WRONG_PIN, card) for _ in range(6)]
         answers[card] = [(response.status_code, _error(response, "pin")) for response in responses]
     assert answers[SEAL_A_CARD[0]] == answers["1234567890"]
     assert answers["1234567890"][0][0] == 400 and answers["1234567890"][-1][0] == 429
@@ -181,13 +182,16 @@ def test_unknown_cards_are_counted_and_answered_alike(app):
 def test_a_right_pin_forgets_the_failures(app):
     client = app.test_client()
     for _ in range(4):
-        assert _card(client, WRONG_PIN, "198.51.100.1").status_code == 400
+        assert _card(client, WRONG_PIN).status_code == 400
     assert sign_in_card(client).status_code == 302
     other = app.test_client()
     for _ in range(4):
-        response = _card(other, WRONG_PIN, "198.51.100.1")
+        response = _card(other, WRONG_PIN)
         assert response.status_code == 400 and _error(response, "pin") == "Kartın nömrəsi və ya PIN kod yanlışdır."
     assert sign_in_card(other).status_code == 302
+
+
+# ---------------------------------------------------------------- the signing PIN, in the app
 
 
 @pytest.fixture
@@ -200,23 +204,40 @@ def second_app(app, tmp_path):
         db.engine.dispose()
 
 
-def test_card_failures_on_two_app_instances_count_together(app, second_app, session):
-    for i, instance in enumerate((app, second_app, app, second_app, app)):
-        assert _card(instance.test_client(), WRONG_PIN, f"198.51.100.{i + 1}").status_code == 400
+def _sign_with_pin(instance, pin: str) -> DomainError:
+    """Təsdiqlə's PIN check (dost.services.signin.check_signer_pin) on one app instance: the error it raised."""
+    with instance.app_context():
+        credential = db.session.scalar(select(Credential).where(Credential.card_number == SEAL_A_CARD[0]))
+        try:
+            signin.check_signer_pin(db.session, credential, pin, utcnow())
+        except DomainError as error:
+            return error
+        finally:
+            db.session.rollback()
+            db.session.remove()
+    raise AssertionError("the PIN was accepted")
+
+
+def test_signing_pin_failures_on_two_app_instances_count_together(app, second_app, session):
+    for instance in (app, second_app, app, second_app, app):
+        assert _sign_with_pin(instance, WRONG_PIN).status_code == 400
     for instance in (app, second_app):
-        assert _card(instance.test_client(), SEAL_A_CARD[1], "203.0.113.9").status_code == 429
+        assert isinstance(_sign_with_pin(instance, SEAL_A_CARD[1]), throttle.Throttled)
     assert session.scalar(select(SignInThrottle.failures)) == 5
+    # The lock on a real card is audited, in a transaction of its own.
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "credential.throttled")).one()
+    assert event.object_type == "credential" and event.changes["failures"] == 5
 
 
-def test_card_failures_count_together_in_redis_across_two_app_instances(app, session, tmp_path):
+def test_signing_pin_failures_count_together_in_redis_across_two_app_instances(app, session, tmp_path):
     client = _redis()
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     instances = [build_app(url, tmp_path / name, THROTTLE_STORAGE_URI=REDIS_URL) for name in ("one", "two")]
     try:
         for i in range(5):
-            assert _card(instances[i % 2].test_client(), WRONG_PIN, f"198.51.100.{i + 1}").status_code == 400
+            assert _sign_with_pin(instances[i % 2], WRONG_PIN).status_code == 400
         for instance in instances:
-            assert _card(instance.test_client(), SEAL_A_CARD[1], "203.0.113.9").status_code == 429
+            assert isinstance(_sign_with_pin(instance, SEAL_A_CARD[1]), throttle.Throttled)
         assert client.exists(throttle.REDIS_PREFIX + throttle.card(SEAL_A_CARD[0]))
         assert session.scalar(select(func.count()).select_from(SignInThrottle)) == 0
     finally:
@@ -242,8 +263,6 @@ def test_the_signing_pin_counts_against_the_card(app, seal_client, session):
     response = sign(SEAL_A_CARD[1])
     assert response.status_code == 429 and "yeni cəhd qəbul olunmur" in response.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Application)) == 0
-    # It is one card: its sign-in is locked as well.
-    assert sign_in_card(app.test_client()).status_code == 429
 
 
 # ---------------------------------------------------------------- staff user names

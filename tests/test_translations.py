@@ -87,9 +87,9 @@ def _page(client, path: str) -> str:
 
 
 @pytest.mark.parametrize(("locale", "heading", "switcher"), [
-    ("az", "Elektron imza ilə daxil olmaq", "Dil"),
-    ("en", "Sign in with an electronic signature", "Language"),
-    ("ru", "Вход с электронной подписью", "Язык"),
+    ("az", "Milli giriş sistemi ilə daxil olmaq", "Dil"),
+    ("en", "Sign in with the national login", "Language"),
+    ("ru", "Войти через национальную систему входа", "Язык"),
 ])
 def test_switching_the_language_renders_pages_in_it(client, locale, heading, switcher):
     response = client.post("/language", data={"locale": locale, "next": "/sign-in"})

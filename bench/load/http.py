@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
+import re
 import signal
 import subprocess
 import time
@@ -73,8 +74,22 @@ class Client:
             self.csrf = match.group(1)
 
     def sign_in_card(self, card: str, pin: str) -> Response:
-        self.take_csrf(self.get("/sign-in"))
-        response = self.post("/sign-in/card", {"card_number": card, "pin": pin})
+        """The card sign-in at the national login (the demo identity provider the server mounts): the app's
+        redirect, the provider's page, the card and PIN posted there, the app's callback; returns the callback's
+        answer (302 when signed in)."""
+        start = self.get("/sign-in/national")
+        if start.status != 302:
+            return start
+        provider = _path(start.headers["Location"])
+        page = self.get(provider)
+        token = PROVIDER_CSRF.search(page.body)
+        if page.status != 200 or token is None:
+            return page
+        answer = self.post(provider, {"csrf_token": token.group(1), "action": "card", "card_number": card,
+                                      "pin": pin})
+        if answer.status != 302:
+            return answer
+        response = self.get(_path(answer.headers["Location"]))
         if response.status == 302:
             # The session (and with it the CSRF token) is new after signing in.
             self.refresh_csrf("/ssh/new")
@@ -93,6 +108,15 @@ class Client:
         if response.status == 302:
             self.refresh_csrf("/staff/")
         return response
+
+
+PROVIDER_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def _path(url: str) -> str:
+    """The path and query of an absolute URL on the server (the app's or its demo identity provider's)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _ms(started: float) -> float:
@@ -115,7 +139,8 @@ class Gunicorn:
     def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, port: int | None = None) -> None:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env}
+        # Employers sign in at the demo identity provider, mounted by each server at its own address.
+        self.env = {**os.environ, "DOST_DEMO_PROVIDERS": "1", "DOST_DEMO_IDP_ISSUER": f"{self.base}/demo-idp", **env}
         self.log_path = log_path
         self.workers = workers
         self.process: subprocess.Popen | None = None

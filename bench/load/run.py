@@ -44,7 +44,7 @@ TASKS = (
     ("staff_queue", 10), ("staff_queue_filter", 6), ("verify", 22),
 )
 ENDPOINTS = {
-    "sign_in": "POST /sign-in/card (once per user)",
+    "sign_in": "GET /sign-in/callback after the card sign-in at the demo identity provider (once per user)",
     "registry": "GET /ssh/ (REYESTR)",
     "registry_search": "GET /ssh/?search=1&fin=… (htmx fragment)",
     "wizard_new": "GET /ssh/new (QEYDİYYAT)",

@@ -22,6 +22,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from dost import config as config_module
 from dost.demo_idp.models import idp_db
 from dost.demo_idp.server import Client, create_server, load_or_create_key
+from dost.models import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ def create_idp(issuer: str, database_uri: str, clients: list[Client], instance_p
         ASAN_TIMEOUT_SECONDS=asan_timeout_seconds,
         CLIENTS={client.client_id: client for client in clients},
     )
+    from dost.web import StrictJSONProvider
+
+    # The app's strict reading of JSON bodies: deep nesting, huge numbers, duplicate keys are a 400, never a 500.
+    idp.json = StrictJSONProvider(idp)
     idp_db.init_app(idp)
     Babel(idp, locale_selector=views.select_locale)
     idp.jinja_env.globals.update(csrf_token=generate_csrf, get_locale=get_locale)
@@ -70,6 +75,8 @@ def _prepare_store() -> None:
     for attempt in range(5):
         try:
             idp_db.create_all()
+            # The card PIN's guessing limits (dost.services.throttle) kept in the provider's own database.
+            SignInThrottle.__table__.create(idp_db.engine, checkfirst=True)
             accounts.load_demo(idp_db.session)
             idp_db.session.commit()
             return
@@ -81,12 +88,15 @@ def _prepare_store() -> None:
 
 
 def _redirect_uris(app: Flask, issuer: str, path: str) -> tuple[str, ...]:
-    """The app's URLs on the issuer's host, as 127.0.0.1 and as localhost, and on the public URL if one is set."""
+    """The app's URLs on the issuer's host, as 127.0.0.1 and as localhost, on the public URL if one is set, and on
+    the host of a configured callback URL."""
     parts = urlsplit(issuer)
     port = f":{parts.port}" if parts.port else ""
     bases = {f"{parts.scheme}://{host}{port}" for host in (parts.hostname, "127.0.0.1", "localhost")}
-    if app.config.get("PUBLIC_BASE_URL"):
-        bases.add(app.config["PUBLIC_BASE_URL"].rstrip("/"))
+    for configured in (app.config.get("PUBLIC_BASE_URL"), app.config.get("OIDC_REDIRECT_URI")):
+        if configured:
+            given = urlsplit(configured)
+            bases.add(f"{given.scheme}://{given.netloc}")
     return tuple(sorted(base + path for base in bases))
 
 

@@ -13,12 +13,16 @@ from flask import Blueprint, abort, current_app, jsonify, make_response, redirec
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select, update
+from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 
 from dost import validation
 from dost.demo_idp.models import IdpCertificate, IdpPhoneRequest, idp_db
 from dost.demo_idp.server import public_key_set
+from dost.services import throttle
+from dost.services.errors import DomainError
 from dost.services.passwords import check_password, hash_password
+from dost.timeutil import utcnow
 
 bp = Blueprint("idp", __name__)
 
@@ -57,7 +61,7 @@ def _issuer() -> str:
 def discovery():
     """OpenID Connect Discovery 1.0."""
     issuer = _issuer()
-    return jsonify({
+    response = jsonify({
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
@@ -74,6 +78,8 @@ def discovery():
                              "certificate", "organizations"],
         "ui_locales_supported": list(LANGUAGES),
     })
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/jwks")
@@ -84,27 +90,95 @@ def jwks():
     return response
 
 
-def _page(template: str, status: int = 200, **context):
-    response = make_response(render_template(template, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@bp.before_request
+def _forms_only():
+    # Every post here is an HTML form or an OAuth token request, both form-encoded: any other body is refused before
+    # a form library tries to read it.
+    if request.method == "POST" and request.mimetype not in FORM_TYPES:
+        abort(400)
+
+
+@bp.app_errorhandler(HTTPException)
+def _error(error: HTTPException):
+    """Errors on this provider's own page, never a stack trace."""
+    return _page("demo_idp/error.html", error.code or 500, message=error.description, refused=False)
+
+
+@bp.after_request
+def _headers(response):
+    # Sign-in screens, codes and tokens are this browser's alone; only discovery and the keys may be cached.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def _page(template: str, status: int = 200, **context):
+    return make_response(render_template(template, **context), status)
 
 
 def _invalid_request(error: OAuth2Error):
     # Never redirect to a client's URI that this provider has not checked: say so here instead.
-    return _page("demo_idp/error.html", 400, message=error.description or error.error)
+    return _page("demo_idp/error.html", 400, message=error.description or error.error, refused=True)
 
 
-def _card_check(card_number: str, pin: str) -> IdpCertificate | None:
+MAX_FIELD = 64
+# Each field: (required message, normalizer, check, format message); every field's error is shown at once.
+CARD_RULES = {
+    "card_number": (_l("Kartın nömrəsini daxil edin."), str.strip, validation.is_card_number,
+                    _l("Kartın nömrəsi 8–16 rəqəmdən ibarət olmalıdır.")),
+    "pin": (_l("PIN kodu daxil edin."), str.strip, lambda value: validation.PIN_RE.fullmatch(value) is not None,
+            _l("PIN kod 4–8 rəqəmdən ibarət olmalıdır.")),
+}
+ASAN_RULES = {
+    "mobile_number": (_l("Mobil nömrəni daxil edin."), lambda value: validation.normalize_mobile(value.strip()),
+                      validation.is_mobile,
+                      _l("Mobil nömrə +994 XX XXX XX XX formatında olmalıdır (operator kodu 10, 50, 51, 55, 60, 70, "
+                         "77 və ya 99).")),
+    "asan_user_id": (_l("İstifadəçi ID-ni daxil edin."), str.strip,
+                     lambda value: validation.ASAN_USER_ID_RE.fullmatch(value) is not None,
+                     _l("İstifadəçi ID 6 rəqəmdən ibarət olmalıdır.")),
+}
+
+
+def _check_fields(form: FlaskForm, rules: dict) -> list[str | None]:
+    """Each field's value if it is well formed, else None with its message beside it."""
+    values = []
+    for name, (required, normalize, check, wrong) in rules.items():
+        field = getattr(form, name)
+        raw = field.data or ""
+        value = normalize(raw) if len(raw) <= MAX_FIELD else raw
+        error = (required if not value else _l("Daxil edilən dəyər çox uzundur.") if len(raw) > MAX_FIELD
+                 else None if check(value) else wrong)
+        if error is not None:
+            field.errors = [str(error)]
+        values.append(None if error is not None else value)
+    return values
+
+
+def _card_check(card_number: str, pin: str) -> IdpCertificate:
+    """The card's certificate if the PIN is right, within the card's guessing limit (dost.services.throttle, in this
+    provider's database); DomainError otherwise."""
+    attempt = throttle.attempt(idp_db.session, throttle.card(card_number), utcnow(), "pin")
     certificate = idp_db.session.scalar(select(IdpCertificate).where(IdpCertificate.card_serial == card_number))
     if certificate is None or certificate.pin_hash is None:
         if not _UNKNOWN_PIN_HASH:
             _UNKNOWN_PIN_HASH.append(hash_password(secrets.token_hex(8)))
         # As much work as for a real card: the time taken tells no one which cards exist.
         check_password(_UNKNOWN_PIN_HASH[0], pin)
-        return None
-    return certificate if check_password(certificate.pin_hash, pin) else None
+        certificate = None
+    elif not check_password(certificate.pin_hash, pin):
+        certificate = None
+    if certificate is None:
+        # One answer for an unknown card and a wrong PIN: sign-in tells no one which card numbers exist.
+        raise attempt.failed("pin") or DomainError("wrong_card_or_pin", _l("Kartın nömrəsi və ya PIN kod yanlışdır."),
+                                                   "pin")
+    throttle.succeeded(idp_db.session, attempt)
+    return certificate
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -117,7 +191,7 @@ def authorize():
         return _invalid_request(error)
     card_form, asan_form = CardForm(), AsanForm()
     method = "asan" if request.values.get("method") == "asan" else "card"
-    status = 200
+    status, retry_after = 200, None
     if request.method == "GET" and request.args.get("asan_token"):
         certificate = _take_confirmed(request.args["asan_token"])
         if certificate is not None:
@@ -128,31 +202,38 @@ def authorize():
             return server.create_authorization_response(grant=grant, grant_user=None)
         if action == "card" and card_form.validate():
             method, status = "card", 400
-            number, pin = (card_form.card_number.data or "").strip(), (card_form.pin.data or "").strip()
-            if not number or not pin:
-                card_form.form_errors.append(str(_l("Kartın nömrəsini və PIN kodu daxil edin.")))
-            elif not validation.is_card_number(number) or not validation.PIN_RE.fullmatch(pin):
-                card_form.form_errors.append(str(_l("Kartın nömrəsi və ya PIN kod yanlışdır.")))
-            else:
-                certificate = _card_check(number, pin)
-                if certificate is not None:
+            number, pin = _check_fields(card_form, CARD_RULES)
+            if number and pin:
+                try:
+                    certificate = _card_check(number, pin)
+                except DomainError as error:
+                    card_form.pin.errors = [str(error.message)]
+                    status = error.status_code
+                    retry_after = getattr(error, "retry_after", None)
+                else:
                     return server.create_authorization_response(grant=grant, grant_user=certificate)
-                card_form.form_errors.append(str(_l("Kartın nömrəsi və ya PIN kod yanlışdır.")))
             card_form.pin.data = ""
         elif action == "asan" and asan_form.validate():
             method, status = "asan", 400
-            mobile = validation.normalize_mobile((asan_form.mobile_number.data or "").strip()[:20])
-            user_id = (asan_form.asan_user_id.data or "").strip()[:12]
-            certificate = idp_db.session.scalar(select(IdpCertificate).where(
-                IdpCertificate.mobile_number == mobile, IdpCertificate.kind != "card"))
-            if certificate is None or not secrets.compare_digest(certificate.asan_user_id or "", user_id):
-                asan_form.form_errors.append(str(_l("Mobil nömrə və ya istifadəçi ID yanlışdır.")))
-            else:
-                return redirect(_start_phone_request(certificate))
+            mobile, user_id = _check_fields(asan_form, ASAN_RULES)
+            if mobile and user_id:
+                certificate = idp_db.session.scalar(select(IdpCertificate).where(
+                    IdpCertificate.mobile_number == mobile, IdpCertificate.kind != "card"))
+                if certificate is None or not secrets.compare_digest(certificate.asan_user_id or "", user_id):
+                    # One answer for an unknown number and a wrong user ID: no one learns who holds an Asan İmza.
+                    asan_form.asan_user_id.errors = [str(_l("Mobil nömrə və ya istifadəçi ID yanlışdır."))]
+                else:
+                    return redirect(_start_phone_request(certificate))
         else:
+            # The form's security token is missing or stale (a page kept open too long, or a forged post).
+            (asan_form if action == "asan" else card_form).form_errors.append(
+                str(_l("Səhifənin müddəti bitib. Yenidən cəhd edin.")))
             status = 400
-    return _page("demo_idp/sign_in.html", status, card_form=card_form, asan_form=asan_form, method=method,
-                 query=request.query_string.decode())
+    response = _page("demo_idp/sign_in.html", status, card_form=card_form, asan_form=asan_form, method=method,
+                     query=request.query_string.decode())
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _start_phone_request(certificate: IdpCertificate) -> str:

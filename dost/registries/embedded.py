@@ -182,19 +182,6 @@ class DemoSignatureProvider:
             raise SignatureError("wrong_secret")
         return credential_record(credential)
 
-    def find_asan(self, mobile_number: str, asan_user_id: str) -> CredentialRecord:
-        credential = self.session.scalar(
-            select(Credential).where(
-                Credential.kind == CredentialKind.ASAN,
-                Credential.mobile_number == mobile_number,
-            )
-        )
-        if credential is None:
-            raise SignatureError("unknown")
-        if not secrets.compare_digest(credential.asan_user_id or "", asan_user_id):
-            raise SignatureError("wrong_secret")
-        return credential_record(credential)
-
     def find_credential(self, kind: CredentialKind, identifier: str) -> CredentialRecord | None:
         column = Credential.card_number if kind == CredentialKind.CARD else Credential.mobile_number
         credential = self.session.scalar(

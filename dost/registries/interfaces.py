@@ -96,9 +96,6 @@ class SignatureProvider(Protocol):
     def check_card(self, card_number: str, pin: str) -> CredentialRecord:
         """The card's credential if the PIN is right; raises SignatureError."""
 
-    def find_asan(self, mobile_number: str, asan_user_id: str) -> CredentialRecord:
-        """The Asan İmza credential of a mobile number and user ID; raises SignatureError."""
-
     def find_credential(self, kind: CredentialKind, identifier: str) -> CredentialRecord | None:
         """A credential by card number or mobile number, for delegation."""
 

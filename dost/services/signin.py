@@ -1,4 +1,5 @@
-"""Employer sign-in with an e-signature: card + PIN, or Asan İmza with a phone confirmation."""
+"""Employer sign-in on the national login's word (its claims, mapped by dost.services.national_identity), and the
+signer's checks when an application is signed (the card's PIN again, or an Asan İmza phone confirmation)."""
 
 from __future__ import annotations
 
@@ -29,62 +30,6 @@ class SignInResult:
     accesses: list[InsurerAccess]
 
 
-def _require(value: str, field: str, message) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise DomainError("required", message, field)
-    if len(value) > MAX_FIELD:
-        raise DomainError("too_long", _l("Daxil edilən dəyər çox uzundur."), field)
-    return value
-
-
-def check_card_input(card_number: str, pin: str) -> tuple[str, str]:
-    """Validate the card form: both fields, digits only."""
-    card_number = _require(card_number, "card_number", _l("Kartın nömrəsini daxil edin."))
-    pin = _require(pin, "pin", _l("PIN kodu daxil edin."))
-    if not validation.is_card_number(card_number):
-        raise DomainError("format", _l("Kartın nömrəsi 8–16 rəqəmdən ibarət olmalıdır."), "card_number")
-    if not validation.PIN_RE.fullmatch(pin):
-        raise DomainError("format", _l("PIN kod 4–8 rəqəmdən ibarət olmalıdır."), "pin")
-    return card_number, pin
-
-
-def check_asan_input(mobile_number: str, asan_user_id: str) -> tuple[str, str]:
-    """Validate the Asan İmza form: +994 mobile number and a six-digit user ID."""
-    mobile_number = validation.normalize_mobile(_require(mobile_number, "mobile_number",
-                                                         _l("Mobil nömrəni daxil edin.")))
-    asan_user_id = _require(asan_user_id, "asan_user_id", _l("İstifadəçi ID-ni daxil edin."))
-    if not validation.is_mobile(mobile_number):
-        raise DomainError(
-            "format",
-            _l("Mobil nömrə +994 XX XXX XX XX formatında olmalıdır (operator kodu 10, 50, 51, 55, 60, 70, 77 "
-               "və ya 99)."),
-            "mobile_number",
-        )
-    if not validation.ASAN_USER_ID_RE.fullmatch(asan_user_id):
-        raise DomainError("format", _l("İstifadəçi ID 6 rəqəmdən ibarət olmalıdır."), "asan_user_id")
-    return mobile_number, asan_user_id
-
-
-def sign_in_with_card(session: Session, card_number: str, pin: str, on: date,
-                      now: datetime | None = None) -> SignInResult:
-    """Check the card and PIN with the provider, within the card's guessing limit; then the credential's insurers."""
-    card_number, pin = check_card_input(card_number, pin)
-    now = now or utcnow()
-    attempt = throttle.attempt(session, throttle.card(card_number), now, "pin")
-    provider = registries_for(session).signatures
-    try:
-        record = provider.check_card(card_number, pin)
-    except SignatureError:
-        locked = _card_failed(session, attempt, card_number)
-        if locked is not None:
-            raise locked from None
-        # One answer for an unknown card and a wrong PIN: sign-in tells no one which card numbers exist.
-        raise DomainError("wrong_card_or_pin", _l("Kartın nömrəsi və ya PIN kod yanlışdır."), "pin") from None
-    throttle.succeeded(session, attempt)
-    return _complete(session, record.credential_id, on, "card_number")
-
-
 def _card_failed(session: Session, attempt: throttle.Attempt, card_number: str) -> DomainError | None:
     """Audit a lock that this failure leaves on a real card; returns the answer when it locks."""
     if attempt.locked_until is None:
@@ -98,49 +43,27 @@ def _card_failed(session: Session, attempt: throttle.Attempt, card_number: str) 
     return attempt.failed("pin")
 
 
-def start_asan_sign_in(session: Session, mobile_number: str, asan_user_id: str, on: date) -> AsanChallenge:
-    """Send the confirmation request to the phone; the user compares the code shown on screen."""
-    mobile_number, asan_user_id = check_asan_input(mobile_number, asan_user_id)
-    provider = registries_for(session).signatures
-    try:
-        record = provider.find_asan(mobile_number, asan_user_id)
-    except SignatureError:
-        # One answer for an unknown mobile number and a wrong user ID: no one learns who holds an Asan İmza.
-        raise DomainError("wrong_mobile_or_user_id", _l("Mobil nömrə və ya istifadəçi ID yanlışdır."),
-                          "asan_user_id") from None
-    _check_in_force(session, record.credential_id, on, "mobile_number")
-    return provider.start_asan(record.credential_id, "sign_in")
-
-
-def poll_asan_sign_in(session: Session, token: str, now: datetime, timeout_seconds: int, on: date):
-    """('pending'|'expired'|'unknown', None) or ('confirmed', SignInResult)."""
-    state, credential_id = registries_for(session).signatures.asan_state(token, now, timeout_seconds)
-    if state != "confirmed" or credential_id is None:
-        return state, None
-    return state, _complete(session, credential_id, on, "mobile_number")
-
-
-def _check_in_force(session: Session, credential_id: int, on: date, field: str | None) -> None:
+def _check_in_force(session: Session, credential_id: int, on: date) -> None:
     credential = session.get_one(Credential, credential_id)
     if not credential.in_force(on):
         raise DomainError(
             "credential_expired",
             _l("E-imzanın etibarlılıq müddəti %(date)s tarixində bitib. Yeni sertifikat əldə edin.",
                date=i18n.Day(credential.valid_until)),
-            field,
+            None,
         )
 
 
-def _complete(session: Session, credential_id: int, on: date, field: str | None) -> SignInResult:
+def _complete(session: Session, credential_id: int, on: date) -> SignInResult:
     credential = session.get_one(Credential, credential_id)
-    _check_in_force(session, credential_id, on, field)
+    _check_in_force(session, credential_id, on)
     accesses = accesses_for(session, credential, on)
     if not accesses:
         raise DomainError(
             "no_insurer",
             _l("Bu e-imza heç bir sığortaedən adından çıxış etmək səlahiyyətinə malik deyil. Xidmətə ilk dəfə "
                "möhür vurmaq səlahiyyəti olan e-imza ilə daxil olmaq lazımdır."),
-            field,
+            None,
         )
     actor = Actor(kind="employer", label=credential.holder_name, credential_id=credential.id, role="employer")
     for access in accesses:
@@ -192,7 +115,7 @@ def sign_in_with_identity(session: Session, identity: NationalIdentity, on: date
             session.flush()
             audit.record(session, actor, "credential.updated", "credential", credential.id, changes)
     try:
-        return _complete(session, credential.id, on, None)
+        return _complete(session, credential.id, on)
     except DomainError as error:
         if error.code == "no_insurer" and identity.seal_voen is not None and seal_insurer is None:
             raise DomainError("voen_unknown", _l("Sertifikatda göstərilən VÖEN (%(voen)s) üzrə sığortaedən DSMF-də "

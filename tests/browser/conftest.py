@@ -171,8 +171,10 @@ def serve(extra_env: dict[str, str] | None = None, port: int | None = None) -> I
 
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[LiveServer]:
-    """The app under gunicorn on a free loopback port, on a fresh migrated SQLite file with the demo data."""
-    with serve() as server:
+    """The app under gunicorn on a free loopback port, on a fresh migrated SQLite file with the demo data, signing in
+    at the demo identity provider as `make run` does."""
+    port = _free_port()
+    with serve({"DOST_DEMO_IDP_ISSUER": f"http://127.0.0.1:{port}/demo-idp"}, port=port) as server:
         yield server
 
 

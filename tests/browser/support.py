@@ -272,9 +272,16 @@ def decode_qr(image) -> list[str]:
 # --- employer steps -----------------------------------------------------------------------------------------------
 
 
-def sign_in_card(page, card: tuple[str, ...] = SEAL_CARD) -> None:
-    """Elektron imza ilə daxil olmaq: card number and PIN, lands on the insurer page."""
+def to_provider(page) -> None:
+    """From the sign-in page to the national login (the demo identity provider's screens)."""
     page.goto("/sign-in")
+    page.get_by_role("link", name="Milli giriş sistemi ilə daxil olmaq").click()
+    page.wait_for_url(re.compile(r"/demo-idp/authorize\?"))
+
+
+def sign_in_card(page, card: tuple[str, ...] = SEAL_CARD) -> None:
+    """Elektron imza ilə daxil olmaq at the national login: card number and PIN, lands on the insurer page."""
+    to_provider(page)
     page.get_by_label("Kartın nömrəsi").fill(card[0])
     page.get_by_label("PIN kod").fill(card[1])
     page.get_by_role("button", name="Daxil ol").click()

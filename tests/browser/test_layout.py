@@ -62,7 +62,7 @@ def visit(ui, page, path: str, label: str, width: int) -> None:
 def test_employer_pages_hold_their_layout(ui, confirmed, width):
     page = ui.page(width=width, height=900, mobile=width < 700)
     visit(ui, page, "/sign-in", "sign-in", width)
-    visit(ui, page, "/sign-in?method=asan", "sign-in-asan", width)
+    visit(ui, page, "/sign-in/national", "national-login", width)
     sign_in_card(page)
     for path, label in [
         ("/insurer", "insurer"),

@@ -35,14 +35,6 @@ def independent(tmp_path_factory):
         provider.close()
 
 
-@pytest.fixture(scope="module")
-def demo_provider():
-    """The app with the demo identity provider mounted at /demo-idp, as `make run` serves it."""
-    port = free_port()
-    with serve({"DOST_DEMO_IDP_ISSUER": f"http://127.0.0.1:{port}/demo-idp"}, port=port) as server:
-        yield server
-
-
 @pytest.fixture
 def ui_for(chromium_browser, axe_source, screenshot_dir, request):
     """Ui helpers bound to one of this module's servers."""
@@ -129,8 +121,9 @@ def test_independent_provider_asan_seal_holder_and_a_refusal(independent, ui_for
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
-def test_demo_provider_card_then_asan_imza_on_its_phone(demo_provider, ui_for, js):
-    ui = ui_for(demo_provider)
+def test_demo_provider_card_then_asan_imza_on_its_phone(live_server, ui_for, js):
+    """The suite's own server signs in at the demo identity provider, as `make run` does."""
+    ui = ui_for(live_server)
     page = ui.page(js=js)
     _to_provider(page, ui)
     ui.check(page, "demo provider: sign-in")
@@ -153,7 +146,7 @@ def test_demo_provider_card_then_asan_imza_on_its_phone(demo_provider, ui_for, j
     page.get_by_role("button", name="Daxil ol").click()
     code = page.locator(".verification-code").inner_text().strip()
     phone = ui.page(js=js)
-    phone.goto(f"{demo_provider.url}/demo-idp/asan-phone?mobile={mobile.replace('+', '%2B')}")
+    phone.goto(f"{live_server.url}/demo-idp/asan-phone?mobile={mobile.replace('+', '%2B')}")
     assert code in phone.content()
     phone.get_by_role("button", name="Təsdiqlə").click()
     phone.get_by_text("Sorğu təsdiqləndi.").wait_for()

@@ -1,18 +1,18 @@
-"""Employer sign-in (e-İmza card or Asan İmza), insurer choice, sign-out and the demo phone panel."""
+"""Employer sign-in at the national login (the relying party's redirect and callback), insurer choice, sign-out, and
+the demo signature provider's phone panel (it confirms Asan İmza signing)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
 
 from dost import national_login
 from dost.auth import EmployerPrincipal, end_session, start_session
-from dost.blueprints.common import attach_error, commit, public_base_url, redirect_to, render
+from dost.blueprints.common import commit, public_base_url, redirect_to, render
 from dost.extensions import db, limiter
 from dost.i18n import format_day
 from dost.models import Credential
@@ -21,21 +21,10 @@ from dost.services import signin
 from dost.services.authority import access_for, accesses_for, grant_effective_end, grant_ends_soon
 from dost.services.errors import DomainError
 from dost.services.national_identity import identity_from_claims
-from dost.services.throttle import Throttled
 from dost.timeutil import today, utcnow
 from dost.validation import parse_id
 
 bp = Blueprint("auth", __name__)
-
-
-class CardSignInForm(FlaskForm):
-    card_number = StringField(_l("Kartın nömrəsi"))
-    pin = PasswordField(_l("PIN kod"))
-
-
-class AsanSignInForm(FlaskForm):
-    mobile_number = StringField(_l("Mobil nömrə"))
-    asan_user_id = StringField(_l("İstifadəçi ID"))
 
 
 def _sign_in_limit() -> str:
@@ -58,18 +47,8 @@ def index():
 
 @bp.get("/sign-in")
 def sign_in():
-    """Sign-in: at the national login where one is configured, else the choice of card or Asan İmza."""
-    if national_login.enabled():
-        return render("auth/sign_in.html", national=True)
-    method = request.args.get("method", "card")
-    return render("auth/sign_in.html", card_form=CardSignInForm(), asan_form=AsanSignInForm(),
-                  method="asan" if method == "asan" else "card")
-
-
-def _in_app_sign_in() -> None:
-    # Where the national login is configured, it alone vouches for who signs in.
-    if national_login.enabled():
-        abort(404)
+    """Sign-in: the way to the national login, where the e-signature (card, Asan İmza, SİMA) is checked."""
+    return render("auth/sign_in.html")
 
 
 # What a person can do after each way the national login can fail (dost.national_login.REASONS).
@@ -80,7 +59,7 @@ NATIONAL_FAILURES = {
                             "edin.")),
     "rejected": (400, _l("Milli giriş sistemindən gələn cavab yoxlamadan keçmədi (girişin müddəti bitmiş və ya "
                          "səhifə təkrar açılmış ola bilər). Yenidən daxil olun.")),
-    "error": (502, _l("Milli giriş sistemi girişi tamamlamadı. Yenidən cəhd edin; xəta təkrarlanarsa, DOST "
+    "error": (400, _l("Milli giriş sistemi girişi tamamlamadı. Yenidən cəhd edin; xəta təkrarlanarsa, DOST "
                       "mərkəzinə müraciət edin.")),
 }
 
@@ -94,8 +73,6 @@ def _redirect_uri() -> str:
 def national_sign_in():
     """Go to the national login (e-İmza card, Asan İmza or SİMA there), which sends the person back to the
     callback."""
-    if not national_login.enabled():
-        abort(404)
     try:
         return national_login.authorize_redirect(_redirect_uri(), str(get_locale()))
     except national_login.NationalLoginError as error:
@@ -106,8 +83,6 @@ def national_sign_in():
 @limiter.limit(_sign_in_limit)
 def national_callback():
     """The national login's answer: check it, map its claims to a credential, and sign in to its insurer."""
-    if not national_login.enabled():
-        abort(404)
     try:
         claims, id_token = national_login.finish()
     except national_login.NationalLoginError as error:
@@ -134,105 +109,6 @@ def _national_failure(reason: str, detail: str, status: int | None = None, messa
     signin.record_sign_in_failure(db.session, reason, {"detail": detail[:200], **({"fin": fin[:7]} if fin else {})})
     default_status, default_message = NATIONAL_FAILURES.get(reason, NATIONAL_FAILURES["error"])
     return render("auth/national_error.html", status=status or default_status, message=message or default_message)
-
-
-@bp.post("/sign-in/card")
-@limiter.limit(_sign_in_limit)
-def sign_in_card():
-    """Card number + PIN through the signature provider."""
-    _in_app_sign_in()
-    form = CardSignInForm()
-    status, headers = 400, {}
-    if form.validate():
-        try:
-            result = signin.sign_in_with_card(db.session, form.card_number.data or "", form.pin.data or "", today(),
-                                              utcnow())
-        except DomainError as error:
-            # The attempt's count is already committed on its own (dost.services.throttle).
-            db.session.rollback()
-            attach_error(form, error)
-            status = error.status_code
-            if isinstance(error, Throttled):
-                headers["Retry-After"] = str(error.retry_after)
-        else:
-            return _finish(result, "card")
-    form.pin.data = ""
-    body, status = render("auth/sign_in.html", "auth/_card_form.html", status=status, card_form=form,
-                          asan_form=AsanSignInForm(), method="card")
-    return body, status, headers
-
-
-@bp.post("/sign-in/asan")
-@limiter.limit(_sign_in_limit)
-def sign_in_asan():
-    """Mobile number + user ID: send the request to the phone and show the verification code."""
-    _in_app_sign_in()
-    form = AsanSignInForm()
-    if form.validate():
-        try:
-            challenge = signin.start_asan_sign_in(
-                db.session, form.mobile_number.data or "", form.asan_user_id.data or "", today()
-            )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            commit()
-            session["asan_token"] = challenge.token
-            target = url_for("auth.asan_wait", token=challenge.token)
-            if request.htmx:
-                response = make_response("", 204)
-                response.headers["HX-Redirect"] = target
-                return response
-            return redirect(target)
-    return render("auth/sign_in.html", "auth/_asan_form.html", status=400, card_form=CardSignInForm(),
-                  asan_form=form, method="asan")
-
-
-def _own_asan_challenge(token: str):
-    # Only the browser that started the request may wait on it.
-    if session.get("asan_token") != token:
-        abort(404)
-    from sqlalchemy import select
-
-    from dost.models import AsanSignInRequest
-
-    request_row = db.session.scalar(select(AsanSignInRequest).where(AsanSignInRequest.token == token))
-    if request_row is None:
-        abort(404)
-    return request_row
-
-
-@bp.get("/sign-in/asan/<token>")
-def asan_wait(token: str):
-    """Waiting page: shows the verification code and polls until the phone confirms (2 minutes)."""
-    _in_app_sign_in()
-    challenge = _own_asan_challenge(token)
-    return render("auth/asan_wait.html", challenge=challenge, state="pending",
-                  timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
-
-
-@bp.get("/sign-in/asan/<token>/status")
-def asan_status(token: str):
-    """Poll target: pending → the same fragment; confirmed → signed in; expired → a clear message."""
-    _in_app_sign_in()
-    challenge = _own_asan_challenge(token)
-    try:
-        state, result = signin.poll_asan_sign_in(
-            db.session, token, utcnow(), current_app.config["ASAN_TIMEOUT_SECONDS"], today()
-        )
-    except DomainError as error:
-        db.session.rollback()
-        session.pop("asan_token", None)
-        return render("auth/asan_wait.html", "auth/_asan_status.html", challenge=challenge, state="refused",
-                      message=str(error.message))
-    if state == "confirmed" and result is not None:
-        return _finish(result, "asan")
-    commit()
-    if state == "expired":
-        session.pop("asan_token", None)
-    return render("auth/asan_wait.html", "auth/_asan_status.html", status=200, challenge=challenge, state=state,
-                  timeout=current_app.config["ASAN_TIMEOUT_SECONDS"])
 
 
 def _finish(result: signin.SignInResult, method: str):
@@ -292,7 +168,7 @@ def sign_out():
     end_session()
     flash(_("Siz xidmətdən çıxdınız."), "success")
     target = url_for("auth.sign_in")
-    if signed_out and national_login.enabled():
+    if signed_out:
         target = national_login.logout_url(public_base_url() + target, id_token) or target
     return redirect(target)
 
