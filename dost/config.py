@@ -49,8 +49,9 @@ def defaults(instance_path: str) -> dict:
         # The check log is written in batches this often (seconds) by each process; 0: in each request.
         "VERIFY_LOG_FLUSH_SECONDS": 1.0,
         "ASAN_TIMEOUT_SECONDS": 120,
-        # The demo signature provider's simulated phone (/demo/asan-phone confirms anyone's Asan İmza request):
-        # only where DOST_DEMO_PROVIDERS=1 asks for it (make run does), and every page then says so.
+        # The demo providers (the demo identity provider with DEMO_IDP_ISSUER, whose screens and simulated Asan İmza
+        # phone sign anyone in and confirm anyone's signing): only where DOST_DEMO_PROVIDERS=1 asks for them (make run
+        # does), and every page then says so.
         "DEMO_PROVIDERS": False,
         "PUBLIC_BASE_URL": "",
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,

@@ -319,13 +319,13 @@ def format_provider_note(enabled: bool, identity_provider: str = "") -> str:
     """Whether the demo providers are on (the identity provider's sign-in and phone, the signing phone), and how to
     switch them."""
     if enabled:
-        where = (f"Sign in at the demo identity provider ({identity_provider}); its Asan İmza phone is "
-                 f"{identity_provider}/asan-phone?mobile=%2B994501234567. " if identity_provider else "")
-        return (f"Demo signature provider: ON. {where}Confirm Asan İmza signing on the simulated phone, "
-                "/demo/asan-phone?mobile=%2B994501234567; every page says this is not a production system.")
-    return ("Demo signature provider: OFF (the default). The demo identity provider and the simulated Asan İmza "
-            "phones (/demo/asan-phone) need DOST_DEMO_PROVIDERS=1 (and DOST_DEMO_IDP_ISSUER) when starting the app; "
-            "`make run` sets both. Never set them on a production system: the phones confirm anyone's request.")
+        where = (f"Sign in at the demo identity provider ({identity_provider}); confirm Asan İmza sign-ins and "
+                 f"signing on its simulated phone, {identity_provider}/asan-phone?mobile=%2B994501234567. "
+                 if identity_provider else "")
+        return f"Demo signature provider: ON. {where}Every page says this is not a production system."
+    return ("Demo signature provider: OFF (the default). The demo identity provider and its simulated Asan İmza "
+            "phone need DOST_DEMO_PROVIDERS=1 and DOST_DEMO_IDP_ISSUER when starting the app; `make run` sets both. "
+            "Never set them on a production system: the provider signs anyone in.")
 
 
 def format_report(report: DemoReport) -> str:

@@ -338,6 +338,21 @@ def start_asan(client: CsrfClient, mobile: str = SEAL_A_ASAN[0], user_id: str = 
                                                  "mobile_number": mobile, "asan_user_id": user_id}, csrf=False)
 
 
+def confirm_on_phone(app: Flask, mobile: str, code: str) -> None:
+    """The holder taps Təsdiqlə on the demo identity provider's simulated phone (another device) for the request
+    showing this code (a sign-in or a signing)."""
+    phone = app.test_client()
+    panel = phone.get("/demo-idp/asan-phone?mobile=" + quote(mobile.replace(" ", "")))
+    page = panel.get_data(as_text=True)
+    request = next((form for form in page.split('<form method="post" class="card phone__request">')[1:]
+                    if f">{code}</strong>" in form), None)
+    assert request is not None, page[:3000]
+    token = re.search(r'name="token" value="([^"]+)"', request).group(1)
+    confirmed = phone.post("/demo-idp/asan-phone", data={"csrf_token": provider_csrf(panel), "token": token,
+                                                         "mobile": mobile}, csrf=False)
+    assert "Sorğu təsdiqləndi" in confirmed.get_data(as_text=True)
+
+
 def sign_in_asan(client: CsrfClient, asan: tuple[str, str] = SEAL_A_ASAN, waiting=None, expected_code=None):
     """Sign in with Asan İmza: the request, its confirmation on the provider's simulated phone (another device),
     and the wait; returns the app's callback response."""
@@ -347,13 +362,7 @@ def sign_in_asan(client: CsrfClient, asan: tuple[str, str] = SEAL_A_ASAN, waitin
     page = client.get(wait_path).get_data(as_text=True)
     code = re.search(r'class="verification-code"[^>]*>(\d{4})<', page).group(1)
     assert expected_code in (None, code)
-    phone = client.application.test_client()
-    panel = phone.get("/demo-idp/asan-phone?mobile=" + quote(asan[0].replace(" ", "")))
-    assert code in panel.get_data(as_text=True)
-    token = re.search(r'name="token" value="([^"]+)"', panel.get_data(as_text=True)).group(1)
-    confirmed = phone.post("/demo-idp/asan-phone", data={"csrf_token": provider_csrf(panel), "token": token,
-                                                         "mobile": asan[0]}, csrf=False)
-    assert "Sorğu təsdiqləndi" in confirmed.get_data(as_text=True)
+    confirm_on_phone(client.application, asan[0], code)
     resumed = client.get(wait_path + "/status")
     assert resumed.status_code == 302, resumed.get_data(as_text=True)[:1000]
     return _follow_to_the_app(client, client.get(app_path(resumed.location)))

@@ -7,6 +7,7 @@ import html
 import io
 import re
 import threading
+from contextlib import contextmanager
 
 import pytest
 from pypdf import PdfReader
@@ -30,7 +31,7 @@ from dost.services.actors import Actor
 from dost.services.deadlines import deadlines_for
 from dost.services.errors import DomainError, NotFound
 from dost.timeutil import today
-from tests.conftest import SEAL_A_ASAN, SEAL_B_CARD, sign_in_asan, sign_in_card
+from tests.conftest import SEAL_A_ASAN, SEAL_A_CARD, SEAL_B_CARD, confirm_on_phone, sign_in_asan, sign_in_card
 
 BASE = "https://ssh.dost.gov.az"
 
@@ -367,11 +368,12 @@ def test_asan_signing_waits_for_the_phone(app, client, session):
     _, person, certificate = employee(session)
     assert sign_in_asan(client, SEAL_A_ASAN).status_code == 302
     waiting = wizard_post(client, step="sign", action="sign", fin=person.fin, ssn=certificate.ssn, reason="lost")
-    token = re.search(r"/ssh/sign/([^/]+)/status", waiting.get_data(as_text=True)).group(1)
+    page = waiting.get_data(as_text=True)
+    token = re.search(r"/ssh/sign/([^/]+)/status", page).group(1)
+    code = re.search(r'class="verification-code"[^>]*>(\d{4})<', page).group(1)
     assert session.scalar(select(func.count()).select_from(Application)) == 0
-    phone = client.get("/demo/asan-phone?mobile=%2B994501234567").get_data(as_text=True)
-    client.post("/demo/asan-phone", data={"token": re.search(r'name="token" value="([^"]+)"', phone).group(1),
-                                          "mobile": "+994501234567"})
+    # The signing request waits on the demo identity provider's phone, beside sign-ins.
+    confirm_on_phone(app, SEAL_A_ASAN[0], code)
     before = client.get_cookie("session").value  # the twin request carries the cookie from before the answer
     done = client.get(f"/ssh/sign/{token}/status")
     assert done.status_code == 302 and "/ssh/" in done.location
@@ -381,6 +383,36 @@ def test_asan_signing_waits_for_the_phone(app, client, session):
     client.set_cookie("session", before)
     assert client.get(f"/ssh/sign/{token}/status").location == done.location
     assert session.scalar(select(func.count()).select_from(Application)) == 1
+
+
+@contextmanager
+def _provider_down(app):
+    """The signing provider (the demo identity provider's back channel) at an address where nothing listens."""
+    from dost.extensions import db
+    from dost.registries import _signatures, bind_signatures
+    from dost.registries.demo_remote import ProviderSignatures
+    from tests.conftest import free_port
+
+    with app.app_context():
+        engine = db.engine
+    working = _signatures[engine]
+    bind_signatures(engine, lambda s: ProviderSignatures(s, f"http://127.0.0.1:{free_port()}/demo-idp", "c", "s", 1))
+    try:
+        yield
+    finally:
+        bind_signatures(engine, working)
+
+
+@pytest.mark.parametrize("method", ["card", "asan"])
+def test_signing_while_the_provider_is_down_says_so_and_creates_nothing(app, client, session, method):
+    _, person, certificate = employee(session)
+    assert (sign_in_card(client) if method == "card" else sign_in_asan(client, SEAL_A_ASAN)).status_code == 302
+    with _provider_down(app):
+        response = wizard_post(client, step="sign", action="sign", fin=person.fin, ssn=certificate.ssn,
+                               reason="lost", pin=SEAL_A_CARD[1])
+    assert response.status_code == 503, response.get_data(as_text=True)[:500]
+    assert "İmza provayderi hazırda cavab vermir" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Application)) == 0
 
 
 def test_concurrent_confirms_of_one_draft_make_one_registration(app, session):

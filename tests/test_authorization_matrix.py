@@ -114,8 +114,6 @@ TABLE: dict[tuple, tuple] = {
     # ÇIXIŞ of an employer ends the session at the national login too (RP-initiated logout).
     ("auth.sign_out", "POST"): row(EMP, END, END, END, END, END, EMP, EMP),
     # The demo provider's simulated phone: on in the suite's app, off (404) unless DOST_DEMO_PROVIDERS=1.
-    ("auth.asan_phone", "GET"): everyone(OK),
-    ("auth.asan_phone", "POST"): everyone(OK),
     # --- employer cabinet
     ("employer.insurer", "GET"): employer(OK, OK, OK, OK),
     ("employer.feedback", "GET"): employer(OK, OK, OK, OK),

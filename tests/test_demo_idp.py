@@ -193,3 +193,29 @@ def test_sign_out_ends_the_session_at_the_provider_too_and_comes_back(served):
     landed = browser.get(out.headers["Location"], timeout=10)
     assert landed.url.startswith(f"{served.base}/sign-in") and "Siz xidmətdən çıxdınız." in landed.text
     assert browser.get(f"{served.base}/insurer", timeout=10).url.startswith(f"{served.base}/sign-in")
+
+
+def test_the_signing_back_channel_answers_its_registered_client_only(served):
+    card_url, asan_url = f"{served.issuer}/signing/card", f"{served.issuer}/signing/asan"
+    card = {"card_number": "1000000001", "pin": "1111"}
+    client = ("dost-ssh-demo", served.app.config["OIDC_CLIENT_SECRET"])
+    assert requests.post(card_url, data=card, timeout=10).status_code == 401
+    assert requests.post(card_url, data=card, auth=("dost-ssh-demo", "wrong"), timeout=10).status_code == 401
+    signed = requests.post(card_url, data=card, auth=client, timeout=10)
+    assert signed.status_code == 200 and signed.json()["card_number"] == "1000000001"
+    wrong = requests.post(card_url, data={**card, "pin": "9999"}, auth=client, timeout=10)
+    assert wrong.status_code == 403 and wrong.json() == {"error": "wrong_secret"}
+
+    started = requests.post(asan_url, data={"mobile_number": "+994501234567"}, auth=client, timeout=10).json()
+    state_url = f"{asan_url}/{started['token']}"
+    assert requests.get(state_url, auth=client, timeout=10).json() == {"state": "pending"}
+    phone = requests.Session()
+    panel = phone.get(f"{served.issuer}/asan-phone", params={"mobile": "+994501234567"}, timeout=10)
+    assert "Sənədin imzalanması" in panel.text and started["verification_code"] in panel.text
+    phone.post(f"{served.issuer}/asan-phone", data={"csrf_token": _csrf(panel.text), "token": started["token"],
+                                                     "mobile": "+994501234567"}, timeout=10)
+    # Confirmed once: the first poll that sees it uses it.
+    assert requests.get(state_url, auth=client, timeout=10).json() == {"state": "confirmed",
+                                                                       "mobile_number": "+994501234567"}
+    assert requests.get(state_url, auth=client, timeout=10).json() == {"state": "unknown"}
+    assert requests.get(state_url, timeout=10).status_code == 401

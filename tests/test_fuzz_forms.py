@@ -719,7 +719,9 @@ def test_language_demo_phone_and_insurer_choice(app, count):
             location = response.headers.get("Location", "")
             assert not location.startswith("//") and "evil.example" not in location  # never an open redirect
         elif route == "phone":
-            response = post(client, "/demo/asan-phone", data=data, query_string={"mobile": first(data, "mobile") or ""})
+            panel = client.get("/demo-idp/asan-phone")
+            response = client.post("/demo-idp/asan-phone", data={**data, "csrf_token": provider_csrf(panel)},
+                                   csrf=False, query_string={"mobile": first(data, "mobile") or ""})
         else:
             response = post(client, "/sign-in/insurer", data=data)
         check(response, data, route)

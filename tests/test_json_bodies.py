@@ -94,7 +94,6 @@ def test_every_api_url_answers_a_deep_body_in_json(client, errors, path, method)
 FORM_PAGES = [
     ("anonymous", "/verify"),
     ("anonymous", "/staff/sign-in"),
-    ("anonymous", "/demo/asan-phone"),
     ("anonymous", "/no-such-page"),
     ("employer", "/feedback"),
     ("employer", "/ssh/wizard"),

@@ -16,7 +16,15 @@ from sqlalchemy import select
 from dost.extensions import db
 from dost.models import AuditEvent, Credential, CredentialKind, ServiceCode
 from dost.services import grants
-from tests.conftest import build_app
+from tests.conftest import (
+    EXPIRED_CARD,
+    NO_INSURER_CARD,
+    NO_SEAL_A_CARD,
+    SEAL_A_CARD,
+    build_app,
+    sign_in_asan,
+    sign_in_card,
+)
 from tests.national_login_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -79,10 +87,124 @@ def _assert_refused(response, session, words: str, status: int = 400) -> None:
     assert _events(session, "session.sign_in_failed"), "a failed sign-in is audited"
 
 
-# ---------------------------------------------------------------- the journeys that work
+# ---------------------------------------------------------------- the journeys, at both providers
+
+# The demo identity provider's way to each account of the independent provider (the same people and certificates).
+DEMO_ACCOUNTS = {
+    "card-seal-a": ("card", SEAL_A_CARD),
+    "asan-seal-b": ("asan", ("+994552345678", "200001")),
+    "card-delegate-a": ("card", NO_SEAL_A_CARD),
+    "asan-delegate-b": ("asan", ("+994703456789", "200002")),
+    "expired": ("card", EXPIRED_CARD),
+    "no-insurer": ("card", NO_INSURER_CARD),
+}
 
 
-def test_a_seal_holder_signs_in_with_a_card_at_the_provider(rp, session, provider):
+class Journey:
+    """A browser signing in at one provider: the independent oidc-provider or the demo identity provider."""
+
+    def __init__(self, name: str, client, end_session: str):
+        self.name = name
+        self.client = client
+        self.end_session = end_session
+
+    def sign_in(self, account: str):
+        """The whole sign-in as the account; returns the app's callback response."""
+        if self.name == "independent":
+            return national_sign_in(self.client, account)
+        kind, secret = DEMO_ACCOUNTS[account]
+        return sign_in_card(self.client, secret) if kind == "card" else sign_in_asan(self.client, secret)
+
+
+@pytest.fixture(params=["independent", "demo"])
+def journey(request, snapshot, tmp_path) -> Journey:
+    """The same journeys against both providers (the demo one passes what the independent one does)."""
+    if request.param == "independent":
+        request.getfixturevalue("national_app")
+        provider = request.getfixturevalue("provider")
+        return Journey("independent", request.getfixturevalue("rp"), f"{provider.issuer}/session/end")
+    app = request.getfixturevalue("app")
+    return Journey("demo", app.test_client(), f"{app.config['DEMO_IDP_ISSUER']}/session/end")
+
+
+def test_a_seal_holder_signs_in_with_a_card(journey, session):
+    response = journey.sign_in("card-seal-a")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/insurer")
+    assert "MƏKTƏBİ QURUP" in journey.client.get("/insurer").get_data(as_text=True)
+    sign_in = _events(session, "session.sign_in")[-1]
+    assert sign_in.changes == {"method": "national:card"} and sign_in.authority == "seal"
+
+
+def test_an_asan_imza_seal_holder_signs_in(journey, session):
+    response = journey.sign_in("asan-seal-b")
+    assert response.status_code == 302
+    assert "ŞİRVAN ÇAY" in journey.client.get("/insurer").get_data(as_text=True)
+    assert _events(session, "session.sign_in")[-1].changes == {"method": "national:asan"}
+
+
+@pytest.mark.parametrize("account,mobile", [("card-delegate-a", None), ("asan-delegate-b", "+994703456789")])
+def test_a_delegate_gets_exactly_its_granted_services_and_revocation_ends_them(journey, session, account, mobile):
+    if mobile:
+        grant = make_grant(session, granter="2000000001", card=None, mobile=mobile, fin="7HT5N1K")
+    else:
+        grant = make_grant(session, card=DELEGATE_A, fin=DELEGATE_A_FIN, service=ServiceCode.SSN_CERTIFICATE)
+    response = journey.sign_in(account)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    client = journey.client
+    assert client.get("/ssh/").status_code == 200
+    # Granting is the seal holder's: the delegate has no such service.
+    assert client.get("/grants/registry").status_code == 403
+    assert _events(session, "session.sign_in")[-1].authority == "delegate"
+
+    grants.revoke_grant(session, actor_for(session, "2000000001" if mobile else "1000000001"), grant.id)
+    session.commit()
+    after = client.get("/ssh/")
+    assert after.status_code == 302 and "/sign-in" in after.headers["Location"]
+
+
+def test_a_credential_without_seal_authority_or_grant_is_refused(journey, session):
+    response = journey.sign_in("asan-delegate-b")
+    _assert_refused(response, session, "möhür vurmaq səlahiyyəti olan e-imza")
+    assert not _signed_in(journey.client)
+
+
+def test_an_expired_certificate_is_refused(journey, session):
+    response = journey.sign_in("expired")
+    _assert_refused(response, session, "etibarlılıq müddəti")
+    assert not _signed_in(journey.client)
+
+
+def test_a_certificate_acting_for_several_insurers_chooses_one(journey, session):
+    # Insurer B's seal holder delegates a service to insurer A's seal holder's card.
+    make_grant(session, granter="2000000001", card="1000000001", fin="5ZK4R9P")
+    response = journey.sign_in("card-seal-a")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/sign-in/insurer")
+    page = journey.client.get("/sign-in/insurer").get_data(as_text=True)
+    assert "MƏKTƏBİ QURUP" in page and "ŞİRVAN ÇAY" in page
+
+
+def test_sign_out_ends_the_session_here_and_at_the_provider(journey, session):
+    client = journey.client
+    journey.sign_in("card-seal-a")
+    kept_cookie = client.get_cookie("session").value
+    response = client.post("/sign-out")
+    assert response.status_code == 302
+    logout = urlsplit(response.headers["Location"])
+    assert f"{logout.scheme}://{logout.netloc}{logout.path}" == journey.end_session
+    query = parse_qs(logout.query)
+    assert query["post_logout_redirect_uri"] == ["http://localhost/sign-in"] and query["id_token_hint"][0]
+    assert query["client_id"][0]
+    assert not _signed_in(client)
+    # A copy of the old cookie is no good either.
+    client.set_cookie("session", kept_cookie)
+    assert not _signed_in(client)
+    assert _events(session, "session.sign_out")
+
+
+# ---------------------------------------------------------------- what only the independent provider shows
+
+
+def test_the_authorization_request_carries_pkce_state_and_nonce(rp, session, provider):
     start = rp.get("/sign-in/national")
     assert start.status_code == 302
     query = parse_qs(urlsplit(start.headers["Location"]).query)
@@ -90,20 +212,15 @@ def test_a_seal_holder_signs_in_with_a_card_at_the_provider(rp, session, provide
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
     assert query["state"][0] and query["nonce"][0]
     assert query["scope"] == ["openid user certificate"]
-
     response = rp.get(app_path(through_provider(start.headers["Location"], "card-seal-a")))
     assert response.status_code == 302 and response.headers["Location"].endswith("/insurer")
-    page = rp.get("/insurer").get_data(as_text=True)
-    assert "MƏKTƏBİ QURUP" in page
-    sign_in = _events(session, "session.sign_in")[-1]
-    assert sign_in.changes == {"method": "national:card"} and sign_in.authority == "seal"
 
 
-def test_an_asan_imza_seal_holder_signs_in(rp, session):
-    response = national_sign_in(rp, "asan-seal-b")
-    assert response.status_code == 302
-    assert "ŞİRVAN ÇAY" in rp.get("/insurer").get_data(as_text=True)
-    assert _events(session, "session.sign_in")[-1].changes == {"method": "national:asan"}
+def test_the_provider_accepts_the_apps_logout_request(rp, provider):
+    national_sign_in(rp, "card-seal-a")
+    response = rp.post("/sign-out")
+    # The provider's own confirmation page follows: it accepted the hint, the client and the return address.
+    assert requests.get(response.headers["Location"], timeout=10).status_code == 200
 
 
 def test_the_credential_follows_what_the_provider_says_and_the_change_is_audited(rp, session):
@@ -137,68 +254,13 @@ def test_a_sima_certificate_signs_in_and_is_registered_as_one(rp, session):
     assert _events(session, "session.sign_in")[-1].changes == {"method": "national:sima"}
 
 
-def test_a_delegate_gets_exactly_its_granted_services_and_revocation_ends_them(rp, session):
-    grant = make_grant(session, card=DELEGATE_A, fin=DELEGATE_A_FIN, service=ServiceCode.SSN_CERTIFICATE)
-    response = national_sign_in(rp, "card-delegate-a")
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    assert rp.get("/ssh/").status_code == 200
-    # Granting is the seal holder's: the delegate has no such service.
-    assert rp.get("/grants/registry").status_code == 403
-    assert _events(session, "session.sign_in")[-1].authority == "delegate"
-
-    grants.revoke_grant(session, actor_for(session, "1000000001"), grant.id)
-    session.commit()
-    after = rp.get("/ssh/")
-    assert after.status_code == 302 and "/sign-in" in after.headers["Location"]
-
-
-def test_a_credential_without_seal_authority_or_grant_is_refused(rp, session):
-    response = national_sign_in(rp, "asan-delegate-b")
-    _assert_refused(response, session, "möhür vurmaq səlahiyyəti olan e-imza")
-    assert not _signed_in(rp)
-
-
-def test_an_expired_certificate_is_refused(rp, session):
-    response = national_sign_in(rp, "expired")
-    _assert_refused(response, session, "etibarlılıq müddəti 01.01.2025 tarixində bitib", status=400)
-    assert not _signed_in(rp)
-
-
-def test_a_certificate_acting_for_several_insurers_chooses_one(rp, session):
-    # Insurer B's seal holder delegates a service to insurer A's seal holder's card.
-    make_grant(session, granter="2000000001", card="1000000001", fin="5ZK4R9P")
-    response = national_sign_in(rp, "card-seal-a")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/sign-in/insurer")
-    page = rp.get("/sign-in/insurer").get_data(as_text=True)
-    assert "MƏKTƏBİ QURUP" in page and "ŞİRVAN ÇAY" in page
-
-
-def test_sign_out_ends_the_session_here_and_at_the_provider(rp, session, provider):
-    national_sign_in(rp, "card-seal-a")
-    kept_cookie = rp.get_cookie("session").value
-    response = rp.post("/sign-out")
-    assert response.status_code == 302
-    logout = urlsplit(response.headers["Location"])
-    assert f"{logout.scheme}://{logout.netloc}" == provider.issuer and logout.path == "/session/end"
-    query = parse_qs(logout.query)
-    assert query["post_logout_redirect_uri"] == ["http://localhost/sign-in"] and query["id_token_hint"][0]
-    assert query["client_id"] == [CLIENT_ID]
-    # The provider accepts the request (its own confirmation page follows).
-    assert requests.get(response.headers["Location"], timeout=10).status_code == 200
-    assert not _signed_in(rp)
-    # A copy of the old cookie is no good either.
-    rp.set_cookie("session", kept_cookie)
-    assert not _signed_in(rp)
-    assert _events(session, "session.sign_out")
-
-
 def test_the_pages_let_forms_lead_to_the_provider_and_nowhere_else(rp, provider):
     # ÇIXIŞ posts a form whose answer redirects to the provider: browsers check that redirect against form-action.
     policy = rp.get("/sign-in").headers["Content-Security-Policy"]
     assert f"form-action 'self' {provider.issuer};" in policy
 
 
-def test_the_in_app_sign_in_screens_are_gone_while_the_national_login_is_configured(rp):
+def test_the_app_itself_never_asks_for_a_pin_or_user_id(rp):
     page = rp.get("/sign-in").get_data(as_text=True)
     assert "Milli giriş sistemi ilə daxil olmaq" in page and 'name="pin"' not in page
     assert rp.post("/sign-in/card", data={"card_number": "1000000001", "pin": "1111"}).status_code == 404

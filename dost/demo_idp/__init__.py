@@ -123,6 +123,14 @@ def mount(app: Flask) -> None:
     idp = create_idp(issuer, database, [client], directory, app.config["ASAN_TIMEOUT_SECONDS"])
     app.config.update(OIDC_ISSUER=issuer, OIDC_CLIENT_ID=CLIENT_ID, OIDC_CLIENT_SECRET=secret)
     app.extensions["demo_idp"] = idp
+    # Təsdiqlə too: the PIN and the phone confirmation are the provider's, over its back channel.
+    from dost.extensions import db
+    from dost.registries import bind_signatures
+    from dost.registries.demo_remote import ProviderSignatures
+
+    timeout = float(app.config["OIDC_TIMEOUT_SECONDS"])
+    with app.app_context():
+        bind_signatures(db.engine, lambda session: ProviderSignatures(session, issuer, CLIENT_ID, secret, timeout))
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {prefix: idp})
     log.warning("Demo identity provider at %s: anyone who can reach it can sign in as any demo e-signature.",
                 issuer)

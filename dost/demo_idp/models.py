@@ -52,7 +52,8 @@ class IdpCertificate(IdpBase):
 
 
 class IdpPhoneRequest(IdpBase):
-    """A sign-in request sent to an Asan İmza phone: pending until the (simulated) phone confirms it."""
+    """A request sent to an Asan İmza phone, to sign in or to sign a document: pending until the (simulated) phone
+    confirms it."""
 
     __tablename__ = "idp_phone_request"
 
@@ -61,6 +62,7 @@ class IdpPhoneRequest(IdpBase):
     certificate_id: Mapped[int] = mapped_column(ForeignKey("idp_certificate.id"))
     verification_code: Mapped[str] = mapped_column(String(4))
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, confirmed, used
+    purpose: Mapped[str] = mapped_column(String(10), default="sign_in")  # sign_in, sign
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
 
     certificate: Mapped[IdpCertificate] = relationship()

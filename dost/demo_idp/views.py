@@ -217,8 +217,7 @@ def authorize():
             method, status = "asan", 400
             mobile, user_id = _check_fields(asan_form, ASAN_RULES)
             if mobile and user_id:
-                certificate = idp_db.session.scalar(select(IdpCertificate).where(
-                    IdpCertificate.mobile_number == mobile, IdpCertificate.kind != "card"))
+                certificate = _mobile_certificate(mobile)
                 if certificate is None or not secrets.compare_digest(certificate.asan_user_id or "", user_id):
                     # One answer for an unknown number and a wrong user ID: no one learns who holds an Asan İmza.
                     asan_form.asan_user_id.errors = [str(_l("Mobil nömrə və ya istifadəçi ID yanlışdır."))]
@@ -236,6 +235,12 @@ def authorize():
     return response
 
 
+def _mobile_certificate(mobile: str) -> IdpCertificate | None:
+    """The Asan İmza (or SİMA) certificate on this mobile number."""
+    return idp_db.session.scalar(select(IdpCertificate).where(
+        IdpCertificate.mobile_number == mobile, IdpCertificate.kind != "card"))
+
+
 def _start_phone_request(certificate: IdpCertificate) -> str:
     phone_request = IdpPhoneRequest(token=secrets.token_urlsafe(32), certificate_id=certificate.id,
                                     verification_code=f"{secrets.randbelow(10000):04d}", created_at=time.time())
@@ -250,7 +255,8 @@ def _own_phone_request(token: str) -> tuple[IdpPhoneRequest, str]:
     pending = session.get("asan") or {}
     if pending.get("token") != token:
         abort(404)
-    phone_request = idp_db.session.scalar(select(IdpPhoneRequest).where(IdpPhoneRequest.token == token))
+    phone_request = idp_db.session.scalar(select(IdpPhoneRequest).where(
+        IdpPhoneRequest.token == token, IdpPhoneRequest.purpose == "sign_in"))
     if phone_request is None:
         abort(404)
     return phone_request, pending.get("query", "")
@@ -269,7 +275,8 @@ def _take_confirmed(token: str) -> IdpCertificate | None:
     if pending.get("token") != token:
         return None
     taken = idp_db.session.execute(update(IdpPhoneRequest).where(
-        IdpPhoneRequest.token == token, IdpPhoneRequest.status == "confirmed").values(status="used")).rowcount
+        IdpPhoneRequest.token == token, IdpPhoneRequest.purpose == "sign_in", IdpPhoneRequest.status == "confirmed",
+    ).values(status="used")).rowcount
     idp_db.session.commit()
     session.pop("asan", None)
     if taken != 1:
@@ -309,6 +316,72 @@ def _asan_page(phone_request: IdpPhoneRequest, query: str, fragment: bool = Fals
 def token():
     """The token endpoint: a code (once, with its PKCE verifier and the client's secret) for an ID token."""
     return _server().create_token_response()
+
+
+# ---------------------------------------------------------------- signing (the relying party's back channel)
+
+
+def _signing_client():
+    """The registered client calling (HTTP Basic, as at the token endpoint), or a 401."""
+    auth = request.authorization
+    client = current_app.config["CLIENTS"].get(auth.username if auth else "")
+    if auth is None or client is None or not client.check_client_secret(auth.password or ""):
+        abort(401)
+    return client
+
+
+def _answer(payload: dict, status: int = 200):
+    return jsonify(payload), status
+
+
+@bp.post("/signing/card")
+def signing_card():
+    """Təsdiqlə with a card: the PIN checked again by the provider, within the card's guessing limit."""
+    _signing_client()
+    values = _check_fields(CardForm(meta={"csrf": False}), CARD_RULES)
+    if not all(values):
+        return _answer({"error": "format"}, 400)
+    try:
+        certificate = _card_check(*values)
+    except DomainError as error:
+        return _answer({"error": "throttled" if error.code == "throttled" else "wrong_secret"}, 403)
+    return _answer({"subject": certificate.subject, "card_number": certificate.card_serial})
+
+
+@bp.post("/signing/asan")
+def signing_asan():
+    """Təsdiqlə with Asan İmza: a signing request to the certificate's phone; returns the code to compare."""
+    _signing_client()
+    mobile = validation.normalize_mobile((request.form.get("mobile_number") or "")[:20])
+    certificate = _mobile_certificate(mobile) if validation.is_mobile(mobile) else None
+    if certificate is None:
+        return _answer({"error": "unknown"}, 404)
+    phone_request = IdpPhoneRequest(token=secrets.token_urlsafe(32), certificate_id=certificate.id,
+                                    verification_code=f"{secrets.randbelow(10000):04d}", purpose="sign",
+                                    created_at=time.time())
+    idp_db.session.add(phone_request)
+    idp_db.session.commit()
+    return _answer({"token": phone_request.token, "verification_code": phone_request.verification_code,
+                    "created_at": phone_request.created_at})
+
+
+@bp.get("/signing/asan/<token>")
+def signing_asan_state(token: str):
+    """pending, expired, unknown, or confirmed — once: the confirmation is used by the first poll that sees it."""
+    _signing_client()
+    phone_request = idp_db.session.scalar(select(IdpPhoneRequest).where(
+        IdpPhoneRequest.token == token[:64], IdpPhoneRequest.purpose == "sign"))
+    if phone_request is None or phone_request.status == "used":
+        return _answer({"state": "unknown"})
+    if phone_request.status == "confirmed":
+        taken = idp_db.session.execute(update(IdpPhoneRequest).where(
+            IdpPhoneRequest.id == phone_request.id, IdpPhoneRequest.status == "confirmed").values(status="used")
+        ).rowcount
+        idp_db.session.commit()
+        if taken != 1:
+            return _answer({"state": "unknown"})
+        return _answer({"state": "confirmed", "mobile_number": phone_request.certificate.mobile_number})
+    return _answer({"state": _state(phone_request)})
 
 
 @bp.get("/session/end")

@@ -4,9 +4,11 @@ integration replaces the factory, never the callers."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from dost.registries.interfaces import (
@@ -25,14 +27,26 @@ class Registries:
     signatures: SignatureProvider
 
 
+# The signature provider bound to a database engine by its app (dost.demo_idp binds the demo identity provider's
+# signing); the demo provider on the app's own tables otherwise.
+_signatures: weakref.WeakKeyDictionary[Engine, Callable[[Session], SignatureProvider]] = weakref.WeakKeyDictionary()
+
+
+def bind_signatures(engine: Engine, factory: Callable[[Session], SignatureProvider]) -> None:
+    """Sign through this provider for sessions on this engine."""
+    _signatures[engine] = factory
+
+
 def _embedded(session: Session) -> Registries:
     from dost.registries import embedded
 
+    bind = session.get_bind()
+    signatures = _signatures.get(bind.engine if isinstance(bind, Connection) else bind)
     return Registries(
         population=embedded.EmbeddedPopulationRegistry(session),
         employment=embedded.EmbeddedEmploymentRegistry(session),
         monitoring=embedded.EmbeddedCertificateMonitoring(session),
-        signatures=embedded.DemoSignatureProvider(session),
+        signatures=signatures(session) if signatures else embedded.DemoSignatureProvider(session),
     )
 
 

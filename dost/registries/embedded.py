@@ -162,8 +162,8 @@ def _unknown_card_hash() -> str:
 
 
 class DemoSignatureProvider:
-    """Signature provider backed by the credential table: PINs are argon2 hashes, Asan confirmations
-    are rows that the simulated phone panel confirms."""
+    """Signature provider backed by the credential table: PINs are argon2 hashes, Asan confirmations are rows.
+    Where the demo identity provider is served, it signs instead (dost.registries.demo_remote), on its own phone."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -221,25 +221,3 @@ class DemoSignatureProvider:
         if now - as_utc(request.created_at) > timedelta(seconds=timeout_seconds):
             return "expired", None
         return "pending", None
-
-    def pending_for_mobile(self, mobile_number: str, now: datetime, timeout_seconds: int) -> list[AsanSignInRequest]:
-        """Demo phone panel: requests waiting for this number."""
-        since = now - timedelta(seconds=timeout_seconds)
-        rows = self.session.scalars(
-            select(AsanSignInRequest)
-            .join(Credential)
-            .where(
-                Credential.mobile_number == mobile_number,
-                AsanSignInRequest.status == AsanRequestStatus.PENDING,
-            )
-            .order_by(AsanSignInRequest.id.desc())
-        )
-        return [r for r in rows if as_utc(r.created_at) >= since]
-
-    def confirm_on_phone(self, token: str) -> bool:
-        changed = self.session.execute(
-            update(AsanSignInRequest)
-            .where(AsanSignInRequest.token == token, AsanSignInRequest.status == AsanRequestStatus.PENDING)
-            .values(status=AsanRequestStatus.CONFIRMED, confirmed_at=utcnow())
-        ).rowcount
-        return changed == 1

@@ -104,6 +104,3 @@ class SignatureProvider(Protocol):
 
     def asan_state(self, token: str, now: datetime, timeout_seconds: int) -> tuple[str, int | None]:
         """('pending'|'confirmed'|'expired'|'unknown', credential id); a confirmed request is used once."""
-
-    def confirm_on_phone(self, token: str) -> bool:
-        """Demo only: the simulated phone confirms the request."""

@@ -15,6 +15,12 @@ class DomainError(Exception):
         self.field = field
 
 
+class ProviderUnavailable(DomainError):
+    """An outside provider (the signing provider) did not answer; nothing was written, and trying later may work."""
+
+    status_code = 503
+
+
 class MultipleErrors(DomainError):
     """Several fields are wrong at once; the form shows each beside its field."""
 

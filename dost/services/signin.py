@@ -17,7 +17,7 @@ from dost.registries.interfaces import AsanChallenge, SignatureError
 from dost.services import audit, throttle
 from dost.services.actors import NATIONAL_LOGIN_LABEL, Actor
 from dost.services.authority import InsurerAccess, accesses_for
-from dost.services.errors import DomainError
+from dost.services.errors import DomainError, ProviderUnavailable
 from dost.services.national_identity import NationalIdentity
 from dost.timeutil import today, utcnow
 
@@ -158,7 +158,13 @@ def check_signer_pin(session: Session, credential: Credential, pin: str, now: da
     attempt = throttle.attempt(session, throttle.card(credential.card_number), now or utcnow(), "pin")
     try:
         record = registries_for(session).signatures.check_card(credential.card_number, pin)
-    except SignatureError:
+    except SignatureError as error:
+        if error.code == "unavailable":
+            raise _unavailable("pin") from None
+        if error.code == "throttled":
+            # The provider locked the card (its own count: sign-in guesses there count too).
+            raise DomainError("throttled", _l("Çox sayda uğursuz cəhd edildi. Kart təhlükəsizlik məqsədilə müvəqqəti "
+                                              "bloklanıb; bir qədər sonra yenidən cəhd edin."), "pin") from None
         raise _card_failed(session, attempt, credential.card_number) or DomainError(
             "wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
     throttle.succeeded(session, attempt)
@@ -171,12 +177,26 @@ def start_signing(session: Session, credential: Credential) -> AsanChallenge:
     """Asan İmza signing: a confirmation request to the signer's phone."""
     if not credential.in_force(today()):
         raise DomainError("credential_expired", _l("E-imzanın etibarlılıq müddəti bitib."), None)
-    return registries_for(session).signatures.start_asan(credential.id, "sign")
+    try:
+        return registries_for(session).signatures.start_asan(credential.id, "sign")
+    except SignatureError as error:
+        if error.code == "unavailable":
+            raise _unavailable(None) from None
+        raise DomainError("not_at_provider", _l("Bu Asan İmza imza provayderində tapılmadı."), None) from None
 
 
 def poll_signing(session: Session, token: str, now: datetime, timeout_seconds: int) -> tuple[str, int | None]:
-    """('pending'|'confirmed'|'expired'|'unknown', credential id once confirmed)."""
-    return registries_for(session).signatures.asan_state(token, now, timeout_seconds)
+    """('pending'|'confirmed'|'expired'|'unknown', credential id once confirmed); while the provider does not answer,
+    still pending (the page asks again)."""
+    try:
+        return registries_for(session).signatures.asan_state(token, now, timeout_seconds)
+    except SignatureError:
+        return "pending", None
+
+
+def _unavailable(field: str | None) -> ProviderUnavailable:
+    return ProviderUnavailable("provider_unavailable", _l("İmza provayderi hazırda cavab vermir. Bir neçə dəqiqədən "
+                                                          "sonra yenidən cəhd edin."), field)
 
 
 def record_sign_out(session: Session, actor: Actor) -> None:

@@ -1,9 +1,8 @@
-"""Employer sign-in at the national login (the relying party's redirect and callback), insurer choice, sign-out, and
-the demo signature provider's phone panel (it confirms Asan İmza signing)."""
+"""Employer sign-in at the national login (the relying party's redirect and callback), insurer choice, sign-out."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,12 +15,11 @@ from dost.blueprints.common import commit, public_base_url, redirect_to, render
 from dost.extensions import db, limiter
 from dost.i18n import format_day
 from dost.models import Credential
-from dost.registries import registries_for
 from dost.services import signin
 from dost.services.authority import access_for, accesses_for, grant_effective_end, grant_ends_soon
 from dost.services.errors import DomainError
 from dost.services.national_identity import identity_from_claims
-from dost.timeutil import today, utcnow
+from dost.timeutil import today
 from dost.validation import parse_id
 
 bp = Blueprint("auth", __name__)
@@ -171,28 +169,3 @@ def sign_out():
     if signed_out:
         target = national_login.logout_url(public_base_url() + target, id_token) or target
     return redirect(target)
-
-
-@bp.route("/demo/asan-phone", methods=["GET", "POST"])
-def asan_phone():
-    """Simulated phone of the demo Asan İmza provider: shows waiting requests and confirms one."""
-    if not current_app.config["DEMO_PROVIDERS"]:
-        abort(404)
-    provider = registries_for(db.session).signatures
-    mobile = (request.values.get("mobile") or "").strip()[:20]
-    from dost import validation
-
-    mobile = validation.normalize_mobile(mobile) if mobile else ""
-    confirmed = False
-    if request.method == "POST":
-        form = FlaskForm()
-        token = (request.form.get("token") or "")[:64]
-        if form.validate() and provider.confirm_on_phone(token):
-            commit()
-            confirmed = True
-    pending = (
-        provider.pending_for_mobile(mobile, utcnow(), current_app.config["ASAN_TIMEOUT_SECONDS"])
-        if validation.is_mobile(mobile)
-        else []
-    )
-    return render("auth/asan_phone.html", mobile=mobile, pending=pending, confirmed=confirmed)
