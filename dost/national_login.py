@@ -79,10 +79,6 @@ def init_app(app: Flask) -> None:
     app.extensions["national_login"] = oauth
 
 
-def enabled() -> bool:
-    return "national_login" in current_app.extensions
-
-
 def _client():
     return current_app.extensions["national_login"].create_client(CLIENT_NAME)
 

@@ -136,7 +136,7 @@ def identity_from_claims(claims: Mapping[str, Any], names: Mapping[str, str] = D
                          kinds: Mapping[str, str] = DEFAULT_CERTIFICATE_KINDS) -> NationalIdentity:
     """The identity the claims describe; DomainError('claims_malformed') naming the first claim that is missing or
     not of its form."""
-    names = {**DEFAULT_CLAIMS, **names}
+    names, kinds = {**DEFAULT_CLAIMS, **names}, {**DEFAULT_CERTIFICATE_KINDS, **kinds}
     fin = (_text(claims, names["fin"]) or "").upper()
     if not validation.is_fin(fin):
         raise malformed(names["fin"])

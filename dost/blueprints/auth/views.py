@@ -85,9 +85,9 @@ def national_callback():
         claims, id_token = national_login.finish()
     except national_login.NationalLoginError as error:
         return _national_failure(error.reason, error.detail)
-    names, kinds = current_app.config["OIDC_CLAIMS"], current_app.config["OIDC_CERTIFICATE_KINDS"]
     try:
-        identity = identity_from_claims(claims, names, kinds) if kinds else identity_from_claims(claims, names)
+        identity = identity_from_claims(claims, current_app.config["OIDC_CLAIMS"],
+                                        current_app.config["OIDC_CERTIFICATE_KINDS"])
         result = signin.sign_in_with_identity(db.session, identity, today())
     except DomainError as error:
         db.session.rollback()
