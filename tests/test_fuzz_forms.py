@@ -40,7 +40,7 @@ from dost.models import (
 )
 from dost.services import grants as grant_service
 from dost.services import signing
-from tests.conftest import provider_csrf, provider_page, sign_in_card
+from tests.conftest import PROVIDER_CSRF, provider_csrf, provider_page, sign_in_card
 from tests.staff_support import actor, employees, sign_in_staff, submit
 from tests.test_grants import SEAL_A, actor_for
 from tests.test_signing import make_notice
@@ -719,8 +719,10 @@ def test_language_demo_phone_and_insurer_choice(app, count):
             location = response.headers.get("Location", "")
             assert not location.startswith("//") and "evil.example" not in location  # never an open redirect
         elif route == "phone":
-            panel = client.get("/demo-idp/asan-phone")
-            response = client.post("/demo-idp/asan-phone", data={**data, "csrf_token": provider_csrf(panel)},
+            # The phone's form token (it is on the page only while a request waits; a post without one is refused).
+            token = PROVIDER_CSRF.search(client.get("/demo-idp/asan-phone?mobile=%2B994501234567").get_data(
+                as_text=True))
+            response = client.post("/demo-idp/asan-phone", data={**data, "csrf_token": token and token.group(2)},
                                    csrf=False, query_string={"mobile": first(data, "mobile") or ""})
         else:
             response = post(client, "/sign-in/insurer", data=data)

@@ -265,6 +265,17 @@ def test_the_signing_pin_counts_against_the_card(app, seal_client, session):
     assert session.scalar(select(func.count()).select_from(Application)) == 0
 
 
+def test_a_card_the_provider_locked_at_sign_in_cannot_sign_either(app, seal_client, session):
+    _, person, certificate = employee(session)
+    for _ in range(5):
+        assert _card(app.test_client(), WRONG_PIN).status_code == 400
+    # The app's own count for the card is clean; the provider, which checks the PIN, says the card is locked.
+    response = wizard_post(seal_client, step="sign", action="sign", fin=person.fin, ssn=certificate.ssn,
+                           reason="lost", submission_key="s" * 43, pin=SEAL_A_CARD[1])
+    assert response.status_code == 400 and "müvəqqəti bloklanıb" in html.unescape(response.get_data(as_text=True))
+    assert session.scalar(select(func.count()).select_from(Application)) == 0
+
+
 # ---------------------------------------------------------------- staff user names
 
 

@@ -161,12 +161,14 @@ def check_signer_pin(session: Session, credential: Credential, pin: str, now: da
     except SignatureError as error:
         if error.code == "unavailable":
             raise _unavailable("pin") from None
+        locked = _card_failed(session, attempt, credential.card_number)
+        if locked is not None:
+            raise locked from None
         if error.code == "throttled":
-            # The provider locked the card (its own count: sign-in guesses there count too).
+            # The provider locked the card by its own count (sign-in guesses there count too).
             raise DomainError("throttled", _l("Çox sayda uğursuz cəhd edildi. Kart təhlükəsizlik məqsədilə müvəqqəti "
                                               "bloklanıb; bir qədər sonra yenidən cəhd edin."), "pin") from None
-        raise _card_failed(session, attempt, credential.card_number) or DomainError(
-            "wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
+        raise DomainError("wrong_pin", _l("PIN kod yanlışdır."), "pin") from None
     throttle.succeeded(session, attempt)
     # The card must be the signed-in credential's.
     if record.credential_id != credential.id or not record.in_force(today()):

@@ -16,7 +16,8 @@ from dost.blueprints.pages.views import bp
 # (screenshot name, title, what the person does there), in the order of the journey.
 STEPS = [
     ("01-sign-in", _l("Xidmətə giriş"),
-     _l("RYTN e-İmza kartının nömrəsini və PIN kodu daxil edin və ya «Asan imza ilə daxil olmaq» bölməsini seçin.")),
+     _l("«Milli giriş sistemi ilə daxil olmaq» düyməsi milli giriş səhifəsini açır: orada RYTN e-İmza kartının "
+        "nömrəsini və PIN kodu daxil edin və ya «Asan imza ilə daxil olmaq» bölməsini seçin.")),
     ("02-asan-wait", _l("Asan İmza ilə giriş"),
      _l("Ekrandakı yoxlama kodu telefondakı kodla eyni olmalıdır. Sorğunu telefonda təsdiqləyin: səhifə özü "
         "davam edəcək.")),
