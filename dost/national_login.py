@@ -77,6 +77,12 @@ def init_app(app: Flask) -> None:
         },
     )
     app.extensions["national_login"] = oauth
+    transport = app.extensions.get("national_login_transport")
+    if transport is not None:
+        # The demo provider mounted on this server: its back channel answered in-process (dost.demo_idp.transport).
+        from dost.demo_idp.transport import session_class
+
+        oauth.create_client(CLIENT_NAME).client_cls = session_class(transport)
 
 
 def _client():

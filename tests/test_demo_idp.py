@@ -219,3 +219,33 @@ def test_the_signing_back_channel_answers_its_registered_client_only(served):
                                                                        "mobile_number": "+994501234567"}
     assert requests.get(state_url, auth=client, timeout=10).json() == {"state": "unknown"}
     assert requests.get(state_url, timeout=10).status_code == 401
+
+
+def test_the_back_channel_to_the_provider_on_the_same_server_needs_no_free_worker(app, snapshot, tmp_path):
+    """Mounted beside the app, the provider answers the app's token and signing calls in-process: nothing listens at
+    its address here, as if every worker of the server were busy, and signing in and signing still work."""
+    from dost import create_app
+    from tests.conftest import CsrfClient, free_port, sign_in_card
+
+    port = free_port()  # and nothing serves it
+    alone = create_app({**{key: snapshot.app.config[key] for key in (
+        "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "AUDIT_KEY", "AUDIT_CHECKPOINT_FILE")},
+        "TESTING": True, "DEMO_PROVIDERS": True, "DEMO_IDP_ISSUER": f"http://127.0.0.1:{port}/demo-idp",
+        "DEMO_IDP_DIRECTORY": str(tmp_path), "OIDC_REDIRECT_URI": "http://localhost/sign-in/callback",
+        "SIGN_IN_RATE_LIMIT": "1000 per minute"})
+    alone.test_client_class = CsrfClient
+    try:
+        client = alone.test_client()
+        response = sign_in_card(client)
+        assert response.status_code == 302 and response.location.endswith("/insurer")
+        with alone.app_context():
+            from dost.extensions import db
+            from dost.models import Credential
+            from dost.services import signin
+
+            credential = db.session.scalar(select(Credential).where(Credential.card_number == "1000000001"))
+            signin.check_signer_pin(db.session, credential, "1111")
+            db.session.remove()
+    finally:
+        with alone.app_context():
+            db.engine.dispose()

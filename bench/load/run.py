@@ -30,13 +30,15 @@ from types import SimpleNamespace
 from bench.common import BENCH_SECRET_KEY, NO_LIMIT, RESULTS, load_average, now_iso, percentile, write_json
 from bench.load import cluster, markdown
 from bench.load.http import TIMEOUT, Client, Gunicorn, Response, staff_code
+from dost.services import public_numbers
 
 DATABASE = "dost_load"
 DEMO_CARD = ("1000000001", "1111")
 DEMO_VOEN = "9802091761"
 STAFF = ("agent.bak1", "Agent-Baki1-2026")  # README "Demo sign-in"
 DB_DOWN_TEXT = "Verilənlər bazası müvəqqəti olaraq cavab vermir"
-REGISTRATION = re.compile(r"№ ([A-Z]+-\d{4}-\d+)")
+# The registration number as the detail page shows it (random since issue 13: DSMF-2026-XXXX-XXXX).
+REGISTRATION = re.compile(rf"№ ({public_numbers.NUMBER_RE.pattern})")
 
 # (task, weight): roughly what an office's day looks like, reads far above writes.
 TASKS = (
@@ -312,7 +314,9 @@ def run(duration: int, users: int, outage: bool, down: float, confirms: int, log
             raise RuntimeError(f"staff sign-in failed: HTTP {response.status}")
         # Confirmations spread evenly over the run, so some land before, during and after an outage.
         times = [duration * (0.05 + 0.85 * i / max(1, confirms - 1)) for i in range(confirms)]
-        shared = Shared(server.base, persons, free[:confirms], paths, times, staff.jar)
+        # AXTAR for people without an open application (one open application per person: issue 13); the first
+        # few of those are confirmed during the run.
+        shared = Shared(server.base, free[confirms:] or persons, free[:confirms], paths, times, staff.jar)
         probes: list[tuple[float, int, float]] = []
         events: dict = {}
         shared.t0 = time.monotonic()

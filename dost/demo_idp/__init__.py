@@ -22,6 +22,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from dost import config as config_module
 from dost.demo_idp.models import idp_db
 from dost.demo_idp.server import Client, create_server, load_or_create_key
+from dost.demo_idp.transport import WSGIAdapter, http_session
 from dost.models import SignInThrottle
 
 log = logging.getLogger(__name__)
@@ -123,14 +124,19 @@ def mount(app: Flask) -> None:
     idp = create_idp(issuer, database, [client], directory, app.config["ASAN_TIMEOUT_SECONDS"])
     app.config.update(OIDC_ISSUER=issuer, OIDC_CLIENT_ID=CLIENT_ID, OIDC_CLIENT_SECRET=secret)
     app.extensions["demo_idp"] = idp
+    # The back channel to a provider on this same server is answered in-process (dost.demo_idp.transport).
+    adapter = WSGIAdapter(idp, issuer)
+    app.extensions["national_login_transport"] = adapter
     # Təsdiqlə too: the PIN and the phone confirmation are the provider's, over its back channel.
     from dost.extensions import db
     from dost.registries import bind_signatures
     from dost.registries.demo_remote import ProviderSignatures
 
     timeout = float(app.config["OIDC_TIMEOUT_SECONDS"])
+    http = http_session(adapter)
     with app.app_context():
-        bind_signatures(db.engine, lambda session: ProviderSignatures(session, issuer, CLIENT_ID, secret, timeout))
+        bind_signatures(db.engine, lambda session: ProviderSignatures(session, issuer, CLIENT_ID, secret, timeout,
+                                                                      http))
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {prefix: idp})
     log.warning("Demo identity provider at %s: anyone who can reach it can sign in as any demo e-signature.",
                 issuer)

@@ -4,6 +4,7 @@ simulated Asan İmza phone."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ from dost.services.passwords import check_password, hash_password
 from dost.timeutil import utcnow
 
 bp = Blueprint("idp", __name__)
+log = logging.getLogger(__name__)
 
 LANGUAGES = ("az", "en", "ru")
 _UNKNOWN_PIN_HASH: list[str] = []
@@ -85,6 +87,8 @@ def discovery():
 @bp.get("/jwks")
 def jwks():
     """The public half of the signing key."""
+    # Relying parties cache the key set; each fetch is logged, so `python -m bench signin` can count them.
+    log.info("demo identity provider: key set served")
     response = jsonify(public_key_set(current_app.extensions["demo_idp_key"]))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -18,15 +18,17 @@ from dost.registries.interfaces import AsanChallenge, CredentialRecord, Signatur
 class ProviderSignatures:
     """The SignatureProvider interface (dost.registries.interfaces) on the demo identity provider's signing API."""
 
-    def __init__(self, session: Session, issuer: str, client_id: str, client_secret: str, timeout: float):
+    def __init__(self, session: Session, issuer: str, client_id: str, client_secret: str, timeout: float,
+                 http: requests.Session | None = None):
         self.session = session
         self.issuer = issuer
         self.auth = (client_id, client_secret)
         self.timeout = timeout
+        self.http = http or requests.Session()
 
     def _call(self, method: str, path: str, data: dict | None = None) -> tuple[int, dict]:
         try:
-            response = requests.request(method, self.issuer + path, data=data, auth=self.auth, timeout=self.timeout)
+            response = self.http.request(method, self.issuer + path, data=data, auth=self.auth, timeout=self.timeout)
             return response.status_code, response.json()
         except (requests.RequestException, ValueError):
             raise SignatureError("unavailable") from None
