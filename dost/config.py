@@ -5,26 +5,31 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 
-def load_or_create_secret_key(instance_path: str, name: str = "secret_key") -> str:
-    """Read instance/<name> (secret_key, audit_key), creating it (mode 0600) on first run."""
-    path = Path(instance_path) / name
+def read_or_create_secret_file(path: Path, make_content: Callable[[], str]) -> str:
+    """The text of a secret file (mode 0600), written with make_content() on first use."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{name}.{os.getpid()}")
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
+            handle.write(make_content())
         try:
-            # Linked only once complete: processes starting together all read the one key that won.
+            # Linked only once complete: processes starting together all read the one file that won.
             os.link(draft, path)
         except FileExistsError:
             pass
         finally:
             draft.unlink()
-    return path.read_text().strip()
+    return path.read_text()
+
+
+def load_or_create_secret_key(instance_path: str, name: str = "secret_key") -> str:
+    """Read instance/<name> (secret_key, audit_key), creating it on first run."""
+    return read_or_create_secret_file(Path(instance_path) / name, lambda: secrets.token_hex(32)).strip()
 
 
 def defaults(instance_path: str) -> dict:

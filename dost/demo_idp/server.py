@@ -4,7 +4,7 @@ PKCE (S256 only, required) and OpenID Connect's ID token, signed with the provid
 from __future__ import annotations
 
 import json
-import os
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from authlib.oidc.core.grants import OpenIDCode
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import delete, select
 
+from dost.config import read_or_create_secret_file
 from dost.demo_idp.models import IdpAuthorizationCode, IdpCertificate, idp_db
 
 ID_TOKEN_SECONDS = 600
@@ -46,8 +47,6 @@ class Client:
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        import secrets
-
         return secrets.compare_digest(client_secret.encode(), self.client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
@@ -62,23 +61,13 @@ class Client:
 
 def load_or_create_key(path: Path) -> RSAKey:
     """The provider's signing key (instance/demo-idp-key.json), created on first use; its kid names it in the JWKS."""
-    if path.exists():
-        return RSAKey.import_key(json.loads(path.read_text()))
-    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True)
-    key.ensure_kid()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(key.as_dict(private=True)))
-    try:
-        # Processes starting together all use the one key that was linked first.
-        os.link(draft, path)
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
-    return RSAKey.import_key(json.loads(path.read_text()))
+
+    def new_key() -> str:
+        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True)
+        key.ensure_kid()
+        return json.dumps(key.as_dict(private=True))
+
+    return RSAKey.import_key(json.loads(read_or_create_secret_file(path, new_key)))
 
 
 class S256CodeChallenge(CodeChallenge):
